@@ -1,0 +1,81 @@
+using Engine.Kernels;
+
+namespace Engine.Backends;
+
+/// <summary>
+/// A block of backend memory of <see cref="Length"/> 4-byte elements (float32, or int32 stored
+/// bit-for-bit). Storages come from the backend's caching pool and go back to it on release.
+/// </summary>
+public abstract class Storage
+{
+    /// <summary>Capacity in 4-byte elements (at least what was asked for).</summary>
+    public abstract long Length { get; }
+}
+
+/// <summary>A position inside a storage, in elements.</summary>
+public readonly record struct BufferView(Storage Storage, long Offset);
+
+/// <summary>
+/// What a compute backend does. The op layer (<c>F</c>) checks shapes and makes operands
+/// contiguous where a method says so; a backend trusts its arguments. All sizes are in elements.
+/// Methods may run asynchronously with respect to the host; <see cref="Download"/> and
+/// <see cref="Synchronize"/> wait for queued work. Implementations are thread-safe.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    /// <summary>Human-readable name, e.g. "Simd (AVX-512, 2 threads)".</summary>
+    string Name { get; }
+
+    /// <summary>Takes a storage of at least <paramref name="length"/> elements from the pool; contents undefined.</summary>
+    Storage Allocate(long length);
+    /// <summary>Returns a storage to the pool.</summary>
+    void Release(Storage storage);
+    /// <summary>Frees every pooled storage not in use.</summary>
+    void TrimPool();
+    /// <summary>Bytes held by the pool, in use or cached.</summary>
+    long PooledBytes { get; }
+
+    /// <summary>Copies host data into the storage at <paramref name="dst"/>.</summary>
+    void Upload(ReadOnlySpan<float> src, BufferView dst);
+    /// <summary>Copies <c>dst.Length</c> elements from the storage into host memory (waits for queued work).</summary>
+    void Download(BufferView src, Span<float> dst);
+    /// <summary>Sets <paramref name="count"/> elements to <paramref name="value"/>.</summary>
+    void Fill(BufferView dst, long count, float value);
+    /// <summary>Waits until all queued work is done.</summary>
+    void Synchronize();
+
+    /// <summary>y = op(x) over <paramref name="layout"/> (x strided by StridesA; y contiguous).</summary>
+    void Unary(UnaryOp op, BufferView x, BufferView y, in ElementwiseLayout layout);
+    /// <summary>y = a op b over <paramref name="layout"/> (a by StridesA, b by StridesB, 0 = broadcast; y contiguous).</summary>
+    void Binary(BinaryOp op, BufferView a, BufferView b, BufferView y, in ElementwiseLayout layout);
+
+    /// <summary>Batched matrix product, see <see cref="MatMulDesc"/>. <paramref name="bias"/> is read only when desc.HasBias.</summary>
+    void MatMul(in MatMulDesc desc, BufferView a, BufferView b, BufferView bias, BufferView c);
+
+    /// <summary>
+    /// Reduces contiguous x viewed as [outer, n, inner] over the middle axis into y [outer, inner].
+    /// ArgMax writes int32 indices.
+    /// </summary>
+    void Reduce(ReduceOp op, BufferView x, BufferView y, int outer, int n, int inner);
+
+    /// <summary>Row-wise softmax (or log-softmax) of contiguous x [rows, cols]; -inf inputs allowed (a row of all -inf gives NaN, as torch).</summary>
+    void Softmax(BufferView x, BufferView y, int rows, int cols, bool log);
+
+    /// <summary>
+    /// Layer norm over the last axis of contiguous x [rows, cols]: y = (x - mean) * rstd * gamma + beta,
+    /// rstd = 1 / sqrt(var + eps) with the biased variance. Writes mean [rows] and rstd [rows] for the backward.
+    /// gamma and beta [cols] are read only when the flags say so.
+    /// </summary>
+    void LayerNorm(BufferView x, BufferView gamma, BufferView beta, BufferView y, BufferView mean, BufferView rstd,
+        int rows, int cols, float eps, bool hasGamma, bool hasBeta);
+
+    /// <summary>Gathers rows: y[i, :] = table[ids[i], :] for int32 ids [n] already checked to be in [0, vocab).</summary>
+    void Embedding(BufferView table, BufferView ids, BufferView y, int n, int dim);
+
+    /// <summary>
+    /// Fused log-softmax + negative log-likelihood per row of logits [rows, cols] with int32 targets [rows]:
+    /// loss[r] = logsumexp(logits[r]) - logits[r, t] and valid[r] = 1, or loss[r] = valid[r] = 0 when t == ignoreIndex.
+    /// Targets are already checked to be in [0, cols) or equal to ignoreIndex.
+    /// </summary>
+    void CrossEntropy(BufferView logits, BufferView targets, BufferView loss, BufferView valid, int rows, int cols, int ignoreIndex);
+}

@@ -1,0 +1,99 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Engine.Kernels;
+using Engine.Kernels.Simd;
+
+namespace Engine.Backends;
+
+/// <summary>Host memory for the SIMD backend: 64-byte aligned native memory.</summary>
+internal sealed unsafe class HostStorage : Storage
+{
+    public readonly float* Pointer;
+    private readonly long _length;
+
+    public HostStorage(long length)
+    {
+        _length = length;
+        Pointer = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
+    }
+
+    public override long Length => _length;
+
+    public void Free() => NativeMemory.AlignedFree(Pointer);
+}
+
+/// <summary>
+/// The CPU backend: kernels written with System.Runtime.Intrinsics (Vector512 where the CPU has
+/// AVX-512, Vector256 otherwise) and Parallel.For over the cores. Work runs synchronously.
+/// </summary>
+public sealed unsafe class SimdBackend : IBackend
+{
+    private readonly SizeClassPool<HostStorage> _pool = new(length => new HostStorage(length), s => s.Free());
+
+    /// <inheritdoc />
+    public string Name =>
+        $"Simd ({(Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "scalar")}, {Environment.ProcessorCount} threads)";
+
+    private static float* P(BufferView v) => ((HostStorage)v.Storage).Pointer + v.Offset;
+
+    /// <inheritdoc />
+    public Storage Allocate(long length) => _pool.Rent(length);
+    /// <inheritdoc />
+    public void Release(Storage storage) => _pool.Return((HostStorage)storage);
+    /// <inheritdoc />
+    public void TrimPool() => _pool.Trim();
+    /// <inheritdoc />
+    public long PooledBytes => _pool.Bytes;
+
+    /// <inheritdoc />
+    public void Upload(ReadOnlySpan<float> src, BufferView dst) => src.CopyTo(new Span<float>(P(dst), src.Length));
+    /// <inheritdoc />
+    public void Download(BufferView src, Span<float> dst) => new ReadOnlySpan<float>(P(src), dst.Length).CopyTo(dst);
+
+    /// <inheritdoc />
+    public void Fill(BufferView dst, long count, float value)
+    {
+        float* p = P(dst);
+        for (long start = 0; start < count; start += int.MaxValue)
+            new Span<float>(p + start, (int)Math.Min(int.MaxValue, count - start)).Fill(value);
+    }
+
+    /// <inheritdoc />
+    public void Synchronize() { }
+
+    /// <inheritdoc />
+    public void Unary(UnaryOp op, BufferView x, BufferView y, in ElementwiseLayout layout) =>
+        Elementwise.Unary(op, P(x), P(y), layout);
+
+    /// <inheritdoc />
+    public void Binary(BinaryOp op, BufferView a, BufferView b, BufferView y, in ElementwiseLayout layout) =>
+        Elementwise.Binary(op, P(a), P(b), P(y), layout);
+
+    /// <inheritdoc />
+    public void MatMul(in MatMulDesc desc, BufferView a, BufferView b, BufferView bias, BufferView c) =>
+        Matmul.Forward(desc, P(a), P(b), desc.HasBias ? P(bias) : null, P(c));
+
+    /// <inheritdoc />
+    public void Reduce(ReduceOp op, BufferView x, BufferView y, int outer, int n, int inner) =>
+        Reduction.Forward(op, P(x), P(y), outer, n, inner);
+
+    /// <inheritdoc />
+    public void Softmax(BufferView x, BufferView y, int rows, int cols, bool log) =>
+        Kernels.Simd.Softmax.Forward(P(x), P(y), rows, cols, log);
+
+    /// <inheritdoc />
+    public void LayerNorm(BufferView x, BufferView gamma, BufferView beta, BufferView y, BufferView mean, BufferView rstd,
+        int rows, int cols, float eps, bool hasGamma, bool hasBeta) =>
+        Kernels.Simd.LayerNorm.Forward(P(x), hasGamma ? P(gamma) : null, hasBeta ? P(beta) : null, P(y), P(mean), P(rstd), rows, cols, eps);
+
+    /// <inheritdoc />
+    public void Embedding(BufferView table, BufferView ids, BufferView y, int n, int dim) =>
+        Kernels.Simd.Embedding.Forward(P(table), (int*)P(ids), P(y), n, dim);
+
+    /// <inheritdoc />
+    public void CrossEntropy(BufferView logits, BufferView targets, BufferView loss, BufferView valid, int rows, int cols, int ignoreIndex) =>
+        Kernels.Simd.CrossEntropy.Forward(P(logits), (int*)P(targets), P(loss), P(valid), rows, cols, ignoreIndex);
+
+    /// <summary>Frees all pooled memory.</summary>
+    public void Dispose() => _pool.Dispose();
+}

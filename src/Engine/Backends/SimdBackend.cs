@@ -75,7 +75,7 @@ public sealed unsafe class SimdBackend : IBackend
 
     /// <inheritdoc />
     public void Reduce(ReduceOp op, BufferView x, BufferView y, int outer, int n, int inner) =>
-        Reduction.Forward(op, P(x), P(y), outer, n, inner);
+        Kernels.Simd.Reduction.Forward(op, P(x), P(y), outer, n, inner);
 
     /// <inheritdoc />
     public void Softmax(BufferView x, BufferView y, int rows, int cols, bool log) =>

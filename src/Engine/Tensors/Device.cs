@@ -33,6 +33,12 @@ public sealed class Device : IDisposable
     /// <summary>The backend that runs the kernels.</summary>
     public IBackend Backend { get; }
 
+    /// <summary>
+    /// Test aid: when set, every new tensor is filled with NaN before an op writes it, so an
+    /// element a kernel forgets to write shows up as NaN instead of stale pool memory.
+    /// </summary>
+    internal bool PoisonNewTensors { get; set; }
+
     /// <summary>A readable description of the device and its backend.</summary>
     public string Name => Backend.Name;
 

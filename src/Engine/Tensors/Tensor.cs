@@ -81,6 +81,8 @@ public sealed partial class Tensor : IDisposable
         var dims = ShapeMath.Validate(shape, "Tensor.Empty");
         long count = ShapeMath.Count(dims);
         var storage = new SharedStorage(device, device.Backend.Allocate(Math.Max(count, 1)));
+        if (device.PoisonNewTensors)
+            device.Backend.Fill(new BufferView(storage.Storage, 0), count, float.NaN);
         return new Tensor(storage, dims, ShapeMath.ContiguousStrides(dims), 0, dtype);
     }
 

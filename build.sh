@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# One entry point for building, testing, benchmarking and packaging Engine.
+#   ./build.sh test        restore, build Release, run every test; ends with "N passed, N failed, N skipped"
+#   ./build.sh demo        the main job: a tour of the API and our matmul against libtorch
+#   ./build.sh compare     side-by-side kernel rates against libtorch, with the machine's ceilings
+#   ./build.sh bench [..]  BenchmarkDotNet kernel benchmarks (extra args go to BenchmarkDotNet)
+#   ./build.sh bench-report  regenerate bench/README.md's table and plot
+#   ./build.sh pack        NuGet packages into artifacts/packages
+#   ./build.sh gpu-bundle  self-contained CUDA check program (see tools/gpu-check.sh)
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+need_dotnet() {
+  if ! command -v dotnet >/dev/null 2>&1; then
+    echo "build.sh: the .NET 10 SDK is required (dotnet not found on PATH)." >&2
+    exit 1
+  fi
+}
+
+build_release() {
+  need_dotnet
+  dotnet build Engine.sln -c Release -nologo -v quiet -clp:ErrorsOnly "$@"
+}
+
+# Reads the counters of every TRX file given and prints "N passed, N failed, N skipped".
+summarize_trx() {
+  local passed=0 failed=0 skipped=0 line
+  for f in "$@"; do
+    line=$(grep -o '<Counters [^>]*>' "$f" | head -n1)
+    p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$line")
+    fl=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$line")
+    ne=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$line")
+    passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0})); skipped=$((skipped + ${ne:-0}))
+  done
+  echo "$passed passed, $failed failed, $skipped skipped"
+  [ "$failed" -eq 0 ]
+}
+
+cmd_test() {
+  build_release
+  local results="$root/artifacts/test-results"
+  rm -rf "$results"; mkdir -p "$results"
+  local status=0
+  dotnet test tests/Engine.Tests/Engine.Tests.csproj -c Release --no-build -nologo \
+    --logger "trx;LogFileName=engine-tests.trx" --logger "console;verbosity=minimal" \
+    --results-directory "$results" || status=$?
+  [ -f "$results/conformance.md" ] && cat "$results/conformance.md"
+  shopt -s nullglob
+  local trx=("$results"/*.trx)
+  if [ ${#trx[@]} -eq 0 ]; then
+    echo "0 passed, 1 failed, 0 skipped"
+    echo "build.sh test: no test results were written (dotnet test exited $status)." >&2
+    exit 1
+  fi
+  summarize_trx "${trx[@]}" || exit 1
+  [ "$status" -eq 0 ] || exit "$status"
+}
+
+cmd_demo() {
+  build_release
+  dotnet run --project tools/Engine.Cli -c Release --no-build -- demo
+  dotnet run --project bench/Engine.Bench -c Release --no-build -- compare --ops matmul --quick
+}
+
+cmd_compare() {
+  build_release
+  dotnet run --project bench/Engine.Bench -c Release --no-build -- compare "$@"
+}
+
+cmd_bench() {
+  build_release
+  dotnet run --project bench/Engine.Bench -c Release --no-build -- bench "$@"
+}
+
+cmd_bench_report() {
+  build_release
+  dotnet run --project bench/Engine.Bench -c Release --no-build -- compare --report bench/README.md
+}
+
+cmd_pack() {
+  need_dotnet
+  dotnet pack src/Engine/Engine.csproj -c Release -nologo -o artifacts/packages
+  ls -1 artifacts/packages
+}
+
+cmd_gpu_bundle() {
+  need_dotnet
+  bash tools/gpu-check.sh bundle
+}
+
+verb=${1:-test}
+shift || true
+case "$verb" in
+  test) cmd_test "$@" ;;
+  demo) cmd_demo "$@" ;;
+  compare) cmd_compare "$@" ;;
+  bench) cmd_bench "$@" ;;
+  bench-report) cmd_bench_report "$@" ;;
+  pack) cmd_pack "$@" ;;
+  gpu-bundle) cmd_gpu_bundle "$@" ;;
+  *) echo "usage: ./build.sh [test|demo|compare|bench|bench-report|pack|gpu-bundle]" >&2; exit 2 ;;
+esac

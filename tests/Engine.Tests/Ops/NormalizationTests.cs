@@ -1,0 +1,68 @@
+using FsCheck.Xunit;
+using TT = TorchSharp.torch;
+
+namespace Engine.Tests;
+
+// Softmax, log-softmax and layer norm against torch. Bound 1e-5 relative; rows may hold -inf
+// (masked attention scores), and an all -inf row gives NaN as in torch.
+public abstract class NormalizationSuite<TFixture>(TFixture backend) : IClassFixture<TFixture> where TFixture : BackendFixture
+{
+    private const double Bound = 1e-5;
+
+    [Property(MaxTest = 25, Arbitrary = [typeof(Generators)])]
+    public void Softmax_and_log_softmax_match_torch(TensorCase c)
+    {
+        using var scope = backend.Device.Scope();
+        var x = c.Make(backend);
+        int dim = (int)(c.Seed % (ulong)x.Rank);
+        if (c.Seed % 2 == 0)
+        {
+            // Mask about a quarter of the entries with -inf.
+            var mask = Tensor.Rand(backend.Device, x.Shape, c.Seed + 5);
+            var values = x.ToArray();
+            var m = mask.ToArray();
+            for (int i = 0; i < values.Length; i++)
+                if (m[i] < 0.25f) values[i] = float.NegativeInfinity;
+            x = Tensor.FromArray(backend.Device, values, x.Shape);
+        }
+        var tx = Oracle.ToTorch(x);
+        Oracle.AssertClose(F.Softmax(x, dim), TT.nn.functional.softmax(tx, dim), Bound, $"Softmax dim {dim} {c}");
+        Oracle.AssertClose(F.LogSoftmax(x, dim), TT.nn.functional.log_softmax(tx, dim), Bound, $"LogSoftmax dim {dim} {c}");
+    }
+
+    [Fact]
+    public void Softmax_of_extreme_rows()
+    {
+        using var scope = backend.Device.Scope();
+        float ninf = float.NegativeInfinity;
+        var x = Tensor.FromArray(backend.Device, [ninf, ninf, ninf, 1e30f, -1e30f, 0f, 88f, 89f, 1000f, 5f, ninf, 5f], [4, 3]);
+        var tx = Oracle.ToTorch(x);
+        Oracle.AssertClose(F.Softmax(x), TT.nn.functional.softmax(tx, 1), Bound, "Softmax of extreme rows");
+        Oracle.AssertClose(F.LogSoftmax(x), TT.nn.functional.log_softmax(tx, 1), Bound, "LogSoftmax of extreme rows");
+    }
+
+    [Property(MaxTest = 25, Arbitrary = [typeof(Generators)])]
+    public void LayerNorm_matches_torch(TensorCase c)
+    {
+        using var scope = backend.Device.Scope();
+        var x = c.Make(backend);
+        // A large common offset checks the variance is not computed as E[x^2] - E[x]^2.
+        if (c.Seed % 3 == 0) x = F.Add(x, 10f * c.Magnitude);
+        int cols = x.Size(-1);
+        bool affine = c.Seed % 2 == 0;
+        var gamma = affine ? Tensor.Randn(backend.Device, [cols], c.Seed + 1) : null;
+        var beta = affine ? Tensor.Randn(backend.Device, [cols], c.Seed + 2) : null;
+        using var result = F.LayerNormWithStats(x, gamma, beta, 1e-5f);
+        var tx = Oracle.ToTorch(x);
+        var expected = TT.nn.functional.layer_norm(tx, [cols], gamma is null ? null : Oracle.ToTorch(gamma), beta is null ? null : Oracle.ToTorch(beta), 1e-5);
+        Oracle.AssertClose(result.Output, expected, Bound, $"LayerNorm {c}");
+        var mean = tx.mean([-1L], false);
+        var rstd = (tx.var([-1L], false, false) + 1e-5).rsqrt();
+        Oracle.AssertClose(result.Mean, mean, Bound, $"LayerNorm mean {c}");
+        Oracle.AssertClose(result.Rstd, rstd, Bound, $"LayerNorm rstd {c}");
+    }
+}
+
+public sealed class NormalizationOnSimd(SimdFixture backend) : NormalizationSuite<SimdFixture>(backend);
+
+public sealed class NormalizationOnIlgpuCpu(IlgpuCpuFixture backend) : NormalizationSuite<IlgpuCpuFixture>(backend);

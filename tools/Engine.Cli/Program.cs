@@ -1,0 +1,1 @@
+return Engine.Cli.Commands.Run(args);

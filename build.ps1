@@ -1,0 +1,43 @@
+# Windows entry point with the same verbs as build.sh:
+#   ./build.ps1 test | demo | compare | bench | bench-report | pack
+param([string]$Verb = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
+$ErrorActionPreference = "Stop"
+Set-Location $PSScriptRoot
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = "1"; $env:DOTNET_NOLOGO = "1"
+
+function Invoke-Checked([string]$exe, [string[]]$arguments) {
+    & $exe @arguments
+    if ($LASTEXITCODE -ne 0) { throw "$exe $($arguments -join ' ') exited with $LASTEXITCODE" }
+}
+
+function Build-Release { Invoke-Checked dotnet @("build", "Engine.sln", "-c", "Release", "-nologo", "-v", "quiet", "-clp:ErrorsOnly") }
+
+switch ($Verb) {
+    "test" {
+        Build-Release
+        $results = Join-Path $PSScriptRoot "artifacts/test-results"
+        if (Test-Path $results) { Remove-Item -Recurse -Force $results }
+        & dotnet test tests/Engine.Tests/Engine.Tests.csproj -c Release --no-build -nologo `
+            --logger "trx;LogFileName=engine-tests.trx" --results-directory $results
+        $status = $LASTEXITCODE
+        $conformance = Join-Path $results "conformance.md"
+        if (Test-Path $conformance) { Get-Content $conformance }
+        $passed = 0; $failed = 0; $skipped = 0
+        foreach ($trx in Get-ChildItem $results -Filter *.trx) {
+            $counters = ([xml](Get-Content $trx.FullName)).TestRun.ResultSummary.Counters
+            $passed += [int]$counters.passed; $failed += [int]$counters.failed; $skipped += [int]$counters.notExecuted
+        }
+        Write-Output "$passed passed, $failed failed, $skipped skipped"
+        if ($failed -gt 0 -or $status -ne 0) { exit 1 }
+    }
+    "demo" {
+        Build-Release
+        Invoke-Checked dotnet @("run", "--project", "tools/Engine.Cli", "-c", "Release", "--no-build", "--", "demo")
+        Invoke-Checked dotnet @("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "compare", "--ops", "matmul", "--quick")
+    }
+    "compare" { Build-Release; Invoke-Checked dotnet (@("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "compare") + $Rest) }
+    "bench" { Build-Release; Invoke-Checked dotnet (@("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "bench") + $Rest) }
+    "bench-report" { Build-Release; Invoke-Checked dotnet @("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "compare", "--report", "bench/README.md") }
+    "pack" { Invoke-Checked dotnet @("pack", "src/Engine/Engine.csproj", "-c", "Release", "-nologo", "-o", "artifacts/packages") }
+    default { Write-Error "usage: ./build.ps1 [test|demo|compare|bench|bench-report|pack]"; exit 2 }
+}

@@ -38,6 +38,9 @@ switch ($Verb) {
     "compare" { Build-Release; Invoke-Checked dotnet (@("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "compare") + $Rest) }
     "bench" { Build-Release; Invoke-Checked dotnet (@("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "bench") + $Rest) }
     "bench-report" { Build-Release; Invoke-Checked dotnet @("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "compare", "--report", "bench/README.md") }
-    "pack" { Invoke-Checked dotnet @("pack", "src/Engine/Engine.csproj", "-c", "Release", "-nologo", "-o", "artifacts/packages") }
+    "pack" {
+        Invoke-Checked dotnet @("pack", "kernels/Engine.Kernels.csproj", "-c", "Release", "-nologo", "-o", "artifacts/packages")
+        Invoke-Checked dotnet @("pack", "src/Engine/Engine.csproj", "-c", "Release", "-nologo", "-o", "artifacts/packages")
+    }
     default { Write-Error "usage: ./build.ps1 [test|demo|compare|bench|bench-report|pack]"; exit 2 }
 }

@@ -81,6 +81,7 @@ cmd_bench_report() {
 
 cmd_pack() {
   need_dotnet
+  dotnet pack kernels/Engine.Kernels.csproj -c Release -nologo -o artifacts/packages
   dotnet pack src/Engine/Engine.csproj -c Release -nologo -o artifacts/packages
   ls -1 artifacts/packages
 }

@@ -88,7 +88,7 @@ cmd_pack() {
 
 cmd_gpu_bundle() {
   need_dotnet
-  bash tools/gpu-check.sh bundle
+  bash tools/gpu-check.sh bundle "$@"
 }
 
 verb=${1:-test}

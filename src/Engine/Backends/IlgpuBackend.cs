@@ -1,12 +1,481 @@
+using System.Numerics;
+using Engine.Kernels;
+using ILGPU;
+using ILGPU.Backends.OpenCL;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+using K = Engine.Kernels.Ilgpu;
+
 namespace Engine.Backends;
 
-/// <summary>STUB: the ILGPU backend (CUDA, OpenCL, CPU accelerator), to be written.</summary>
-public sealed class IlgpuBackend
+/// <summary>Device memory of the ILGPU backend: one dense float buffer on the accelerator.</summary>
+internal sealed class IlgpuStorage : Storage
 {
-    /// <summary>The ILGPU CPU accelerator (a thread simulator for debugging kernels).</summary>
-    public static IBackend CreateCpu() => throw new NotImplementedException();
+    public readonly MemoryBuffer1D<float, Stride1D.Dense> Buffer;
+
+    public IlgpuStorage(MemoryBuffer1D<float, Stride1D.Dense> buffer) => Buffer = buffer;
+
+    public override long Length => Buffer.Length;
+}
+
+/// <summary>
+/// The ILGPU backend: the kernels of <c>Engine.Kernels.Ilgpu</c> on a CUDA GPU, an OpenCL
+/// device or ILGPU's CPU accelerator (a thread simulator for debugging kernels, not a fast path).
+/// Kernels are compiled on first use and cached. Work is queued on the accelerator's default
+/// stream; <see cref="Download"/> and <see cref="Synchronize"/> wait for it. All calls are
+/// serialized by one lock, which also keeps the accelerator bound to the calling thread.
+/// </summary>
+public sealed class IlgpuBackend : IBackend
+{
+    /// <summary>Threads per group of the row kernels (softmax, layer norm, ...) on a GPU.</summary>
+    internal const int GpuGroupSize = 256;
+
+    /// <summary>
+    /// Threads per group of the row and elementwise kernels on the CPU accelerator. Every
+    /// simulated thread is an OS thread and every barrier a rendezvous of all of them, so the cost
+    /// of a barrier grows with the group: a 256 x 256 softmax takes about 50 ms with groups of 4,
+    /// 1 s with 32 and 2 s with 64 on a 2-core machine. Groups of 4 still run the shared-memory
+    /// trees (two levels) and the several-rows-per-group shapes. The kernels read their width from
+    /// Group.DimX, so the source is the one CUDA runs; matmul keeps its fixed 16 x 16 groups.
+    /// </summary>
+    private const int CpuGroupSize = 4;
+
+    private readonly Context _context;
+    private readonly Accelerator _accelerator;
+    private readonly SizeClassPool<IlgpuStorage> _pool;
+    private readonly object _lock = new();
+    private readonly int _groupSize;
+    private readonly int _residentGroups;
+    private bool _disposed;
+
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ElementwiseLayout, UnaryOp, int>? _unary;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ElementwiseLayout, BinaryOp, int>? _binary;
+    private Action<KernelConfig, ArrayView<float>, float>? _fill;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, K.Matmul.MatMulArgs>? _matmul;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ReduceOp, int, int>? _reduceRows;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ReduceOp, int, int>? _reduceColumns;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int>? _softmax;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, int, int, float, int, int>? _layerNorm;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>? _embedding;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>? _crossEntropy;
+
+    private IlgpuBackend(Context context, Accelerator accelerator, int groupSize)
+    {
+        _context = context;
+        _accelerator = accelerator;
+        if (accelerator.MaxNumThreadsPerGroup < K.Matmul.Threads * K.Matmul.Threads)
+            throw new NotSupportedException(
+                $"ILGPU device '{accelerator.Name}' allows {accelerator.MaxNumThreadsPerGroup} threads per group; " +
+                $"the matmul kernel needs {K.Matmul.Threads * K.Matmul.Threads}.");
+        _groupSize = Math.Min(groupSize, FloorPowerOfTwo(accelerator.MaxNumThreadsPerGroup));
+        _residentGroups = Math.Max(1, accelerator.NumMultiprocessors * Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / _groupSize) * 2);
+        _pool = new SizeClassPool<IlgpuStorage>(AllocateBuffer, FreeBuffer);
+        Name = $"ILGPU {accelerator.AcceleratorType} ({accelerator.Name}, {_groupSize} threads per row group)";
+    }
+
+    /// <summary>
+    /// The ILGPU CPU accelerator (a thread simulator for debugging kernels). It simulates one
+    /// multiprocessor of 256 threads (8 warps of 32), enough for the 256-thread matmul groups;
+    /// the other kernels run in groups of <see cref="CpuGroupSize"/> there.
+    /// </summary>
+    public static IBackend CreateCpu() => CreateCpu(CpuGroupSize);
+
+    /// <summary>
+    /// The CPU accelerator with row kernels launched <paramref name="rowGroupSize"/> threads wide
+    /// (a power of two up to 256): tests pass <see cref="GpuGroupSize"/> to run the exact group
+    /// shapes a GPU gets.
+    /// </summary>
+    internal static IBackend CreateCpu(int rowGroupSize)
+    {
+        var device = new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: 8, numMultiprocessors: 1);
+        var context = Context.Create(builder => builder.CPU(device).EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        return Create(context, c => c.CreateCPUAccelerator(0), rowGroupSize);
+    }
+
     /// <summary>CUDA device <paramref name="index"/>; throws InvalidOperationException with a clear message when absent.</summary>
-    public static IBackend CreateCuda(int index) => throw new NotImplementedException();
+    public static IBackend CreateCuda(int index)
+    {
+        var context = Context.Create(builder => builder.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        var devices = context.GetCudaDevices();
+        if (index < 0 || index >= devices.Count)
+        {
+            context.Dispose();
+            throw new InvalidOperationException(
+                $"No CUDA device {index} found ({DescribeDevices()}). Use Device.Cpu() for the SIMD backend " +
+                "or Device.IlgpuCpu() for ILGPU's CPU accelerator.");
+        }
+        return Create(context, c => c.CreateCudaAccelerator(index), GpuGroupSize);
+    }
+
     /// <summary>OpenCL device <paramref name="index"/>; throws InvalidOperationException with a clear message when absent.</summary>
-    public static IBackend CreateOpenCL(int index) => throw new NotImplementedException();
+    public static IBackend CreateOpenCL(int index)
+    {
+        var context = Context.Create(builder => builder.OpenCL().EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        var devices = context.GetCLDevices();
+        if (index < 0 || index >= devices.Count)
+        {
+            context.Dispose();
+            throw new InvalidOperationException(
+                $"No OpenCL device {index} found ({DescribeDevices()}{DescribeUnsupportedOpenCL()}; ILGPU needs an " +
+                "OpenCL 2.0 device with the generic address space, through a libOpenCL.so ICD loader). " +
+                "Use Device.Cpu() for the SIMD backend or Device.IlgpuCpu() for ILGPU's CPU accelerator.");
+        }
+        return Create(context, c => c.CreateCLAccelerator(index), GpuGroupSize);
+    }
+
+    /// <summary>Creates the accelerator and the backend, disposing both and the context if either fails.</summary>
+    private static IlgpuBackend Create(Context context, Func<Context, Accelerator> createAccelerator, int groupSize)
+    {
+        Accelerator? accelerator = null;
+        try
+        {
+            accelerator = createAccelerator(context);
+            return new IlgpuBackend(context, accelerator, groupSize);
+        }
+        catch
+        {
+            accelerator?.Dispose();
+            context.Dispose();
+            throw;
+        }
+    }
+
+    private static int FloorPowerOfTwo(int n) => 1 << (31 - BitOperations.LeadingZeroCount((uint)n));
+
+    private static int CeilPowerOfTwo(int n) => (int)BitOperations.RoundUpToPowerOf2((uint)n);
+
+    /// <summary>What ILGPU can see on this machine, for error messages.</summary>
+    private static string DescribeDevices()
+    {
+        using var probe = Context.Create(builder => builder.AllAccelerators());
+        var found = probe.Devices.Where(d => d.AcceleratorType != AcceleratorType.CPU).ToList();
+        return found.Count == 0
+            ? "ILGPU found: CPU accelerator only"
+            : "ILGPU found: " + string.Join(", ", found.Select(d => $"{d.AcceleratorType} '{d.Name}'"));
+    }
+
+    /// <summary>OpenCL devices present but unusable by ILGPU (e.g. pocl or Mesa's rusticl), for error messages.</summary>
+    private static string DescribeUnsupportedOpenCL()
+    {
+        using var probe = Context.Create(builder => builder.OpenCL(_ => true));
+        var unsupported = new List<string>();
+        foreach (CLDevice d in probe.GetCLDevices())
+            if (!d.Capabilities.GenericAddressSpace || d.CVersion < CLBackend.MinimumVersion)
+                unsupported.Add($"'{d.Name}' ({d.CVersion}, generic address space: " +
+                    $"{(d.Capabilities.GenericAddressSpace ? "yes" : "no")})");
+        return unsupported.Count == 0 ? "" : "; unsupported OpenCL devices: " + string.Join(", ", unsupported);
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    private IlgpuStorage AllocateBuffer(long length)
+    {
+        lock (_lock)
+        {
+            _accelerator.Bind();
+            try
+            {
+                return new IlgpuStorage(_accelerator.Allocate1D<float>(length));
+            }
+            catch (CudaException e) when (e.Error == nameof(CudaError.CUDA_ERROR_OUT_OF_MEMORY))
+            {
+                throw new OutOfMemoryException($"{Name}: out of device memory allocating {length * sizeof(float)} bytes.", e);
+            }
+            catch (CLException e) when (e.Error is CLError.CL_MEM_OBJECT_ALLOCATION_FAILURE or CLError.CL_OUT_OF_RESOURCES)
+            {
+                throw new OutOfMemoryException($"{Name}: out of device memory allocating {length * sizeof(float)} bytes.", e);
+            }
+        }
+    }
+
+    private void FreeBuffer(IlgpuStorage storage)
+    {
+        lock (_lock)
+        {
+            // Disposing the accelerator already freed every buffer it owned.
+            if (_disposed)
+                return;
+            _accelerator.Bind();
+            storage.Buffer.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public Storage Allocate(long length) => _pool.Rent(length);
+    /// <inheritdoc />
+    public void Release(Storage storage) => _pool.Return((IlgpuStorage)storage);
+    /// <inheritdoc />
+    public void TrimPool() => _pool.Trim();
+    /// <inheritdoc />
+    public long PooledBytes => _pool.Bytes;
+
+    /// <summary>The storage from <paramref name="v"/>'s offset to its end.</summary>
+    private static ArrayView<float> View(BufferView v)
+    {
+        var buffer = ((IlgpuStorage)v.Storage).Buffer;
+        return buffer.View.SubView(v.Offset, buffer.Length - v.Offset);
+    }
+
+    /// <summary>
+    /// Exactly the <paramref name="count"/> elements an operand spans from <paramref name="v"/>'s
+    /// offset. Exact views let the CPU accelerator's bounds checks catch any kernel that reads or
+    /// writes past its operand, which the pool's rounded-up storage sizes would otherwise hide.
+    /// </summary>
+    private static ArrayView<float> View(BufferView v, long count) =>
+        ((IlgpuStorage)v.Storage).Buffer.View.SubView(v.Offset, count);
+
+    /// <summary>Elements an elementwise operand spans: 1 + sum_d (shape_d - 1) * stride_d.</summary>
+    private static long Extent(in ElementwiseLayout layout, in Dims8 strides)
+    {
+        long extent = 1;
+        for (int d = 0; d < layout.Rank; d++)
+            extent += (long)(layout.Shape.Get(d) - 1) * strides.Get(d);
+        return extent;
+    }
+
+    /// <summary>Elements a matmul operand spans: the last batch's start plus its last element.</summary>
+    private static long Extent(int batch, long batchStride, int rows, int cols, int ld) =>
+        (batch - 1) * batchStride + (long)(rows - 1) * ld + cols;
+
+    /// <inheritdoc />
+    public void Upload(ReadOnlySpan<float> src, BufferView dst)
+    {
+        if (src.IsEmpty)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            View(dst, src.Length).CopyFromCPU(src);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Download(BufferView src, Span<float> dst)
+    {
+        lock (_lock)
+        {
+            Enter();
+            if (!dst.IsEmpty)
+                View(src, dst.Length).CopyToCPU(dst);
+            _accelerator.Synchronize();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Fill(BufferView dst, long count, float value)
+    {
+        if (count <= 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _fill ??= _accelerator.LoadStreamKernel<ArrayView<float>, float>(K.Elementwise.Fill);
+            _fill(StrideConfig(count), View(dst, count), value);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Synchronize()
+    {
+        lock (_lock)
+        {
+            Enter();
+            _accelerator.Synchronize();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Unary(UnaryOp op, BufferView x, BufferView y, in ElementwiseLayout layout)
+    {
+        int count = layout.Count;
+        if (count == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _unary ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ElementwiseLayout, UnaryOp, int>(
+                K.Elementwise.Unary);
+            _unary(StrideConfig(count), View(x, Extent(layout, layout.StridesA)), View(y, count), layout, op, count);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Binary(BinaryOp op, BufferView a, BufferView b, BufferView y, in ElementwiseLayout layout)
+    {
+        int count = layout.Count;
+        if (count == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _binary ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ElementwiseLayout, BinaryOp, int>(K.Elementwise.Binary);
+            _binary(StrideConfig(count), View(a, Extent(layout, layout.StridesA)), View(b, Extent(layout, layout.StridesB)),
+                View(y, count), layout, op, count);
+        }
+    }
+
+    /// <inheritdoc />
+    public void MatMul(in MatMulDesc desc, BufferView a, BufferView b, BufferView bias, BufferView c)
+    {
+        if (desc.Batch == 0 || desc.M == 0 || desc.N == 0)
+            return;
+        long mTiles = (desc.M + K.Matmul.Tile - 1) / K.Matmul.Tile;
+        long nTiles = (desc.N + K.Matmul.Tile - 1) / K.Matmul.Tile;
+        if (desc.Batch * mTiles > int.MaxValue || nTiles > _accelerator.MaxGridSize.Y)
+            throw new NotSupportedException(
+                $"MatMul [{desc.Batch} x {desc.M} x {desc.K}] @ [{desc.K} x {desc.N}] exceeds the launch grid of {Name}.");
+        var cView = View(c, desc.Batch * (long)desc.M * desc.N);
+        lock (_lock)
+        {
+            Enter();
+            _matmul ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                K.Matmul.MatMulArgs>(K.Matmul.Forward);
+            var config = new KernelConfig(
+                new Index2D((int)(desc.Batch * mTiles), (int)nTiles),
+                new Index2D(K.Matmul.Threads, K.Matmul.Threads));
+            var aView = desc.K == 0 ? cView : desc.TransA
+                ? View(a, Extent(desc.Batch, desc.BatchStrideA, desc.K, desc.M, desc.Lda))
+                : View(a, Extent(desc.Batch, desc.BatchStrideA, desc.M, desc.K, desc.Lda));
+            var bView = desc.K == 0 ? cView : desc.TransB
+                ? View(b, Extent(desc.Batch, desc.BatchStrideB, desc.N, desc.K, desc.Ldb))
+                : View(b, Extent(desc.Batch, desc.BatchStrideB, desc.K, desc.N, desc.Ldb));
+            _matmul(config, aView, bView, desc.HasBias ? View(bias, desc.N) : cView, cView, new K.Matmul.MatMulArgs(desc));
+        }
+    }
+
+    /// <inheritdoc />
+    public void Reduce(ReduceOp op, BufferView x, BufferView y, int outer, int n, int inner)
+    {
+        if (outer == 0 || inner == 0)
+            return;
+        var yView = View(y, (long)outer * inner);
+        lock (_lock)
+        {
+            Enter();
+            if (inner == 1)
+            {
+                _reduceRows ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ReduceOp,
+                    int, int>(K.Reduction.Rows);
+                _reduceRows(RowConfig(outer, n), View(x, (long)outer * n), yView, yView.Cast<int>(), op, outer, n);
+            }
+            else
+            {
+                _reduceColumns ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ReduceOp,
+                    int, int>(K.Reduction.Columns);
+                int width = Math.Min(32, Math.Min(_groupSize, CeilPowerOfTwo(inner)));
+                long groups = (long)outer * ((inner + width - 1) / width);
+                if (groups > int.MaxValue)
+                    throw new NotSupportedException($"Reduce over [{outer}, {n}, {inner}] exceeds the launch grid of {Name}.");
+                var config = new KernelConfig(new Index2D((int)groups, 1), new Index2D(width, _groupSize / width));
+                _reduceColumns(config, View(x, (long)outer * n * inner), yView, yView.Cast<int>(), op, n, inner);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Softmax(BufferView x, BufferView y, int rows, int cols, bool log)
+    {
+        if (rows == 0 || cols == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _softmax ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, int>(K.Softmax.Forward);
+            _softmax(RowConfig(rows, cols), View(x, (long)rows * cols), View(y, (long)rows * cols), rows, cols, log ? 1 : 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public void LayerNorm(BufferView x, BufferView gamma, BufferView beta, BufferView y, BufferView mean, BufferView rstd,
+        int rows, int cols, float eps, bool hasGamma, bool hasBeta)
+    {
+        if (rows == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _layerNorm ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, int, int, float, int, int>(K.LayerNorm.Forward);
+            var xView = View(x, (long)rows * cols);
+            _layerNorm(RowConfig(rows, cols), xView, hasGamma ? View(gamma, cols) : xView, hasBeta ? View(beta, cols) : xView,
+                View(y, (long)rows * cols), View(mean, rows), View(rstd, rows), rows, cols, eps, hasGamma ? 1 : 0, hasBeta ? 1 : 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Embedding(BufferView table, BufferView ids, BufferView y, int n, int dim)
+    {
+        if (n == 0 || dim == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _embedding ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(
+                K.Embedding.Forward);
+            int threads = Math.Min(_groupSize, CeilPowerOfTwo(dim));
+            var config = new KernelConfig(new Index1D(Math.Min(n, _accelerator.MaxGridSize.X)), new Index1D(threads));
+            _embedding(config, View(table), View(ids, n).Cast<int>(), View(y, (long)n * dim), n, dim);
+        }
+    }
+
+    /// <inheritdoc />
+    public void CrossEntropy(BufferView logits, BufferView targets, BufferView loss, BufferView valid, int rows, int cols,
+        int ignoreIndex)
+    {
+        if (rows == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _crossEntropy ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>,
+                int, int, int>(K.CrossEntropy.Forward);
+            _crossEntropy(RowConfig(rows, cols), View(logits, (long)rows * cols), View(targets, rows).Cast<int>(), View(loss, rows),
+                View(valid, rows), rows, cols, ignoreIndex);
+        }
+    }
+
+    /// <summary>Checks the backend is alive and binds the accelerator to this thread (call under the lock).</summary>
+    private void Enter()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _accelerator.Bind();
+    }
+
+    /// <summary>A 1-D grid for grid-stride kernels: enough groups to fill the device, no more than the work needs.</summary>
+    private KernelConfig StrideConfig(long count)
+    {
+        long groups = Math.Min((count + _groupSize - 1) / _groupSize, _residentGroups);
+        return new KernelConfig(new Index1D((int)groups), new Index1D(_groupSize));
+    }
+
+    /// <summary>
+    /// Group shape for the row kernels: T threads per row, the smallest power of two giving each
+    /// thread about 4 columns (at most the group size), and groupSize / T rows per group.
+    /// </summary>
+    private KernelConfig RowConfig(int rows, int cols)
+    {
+        int perRow = Math.Min(_groupSize, CeilPowerOfTwo(Math.Max(1, (cols + 3) / 4)));
+        int rowsPerGroup = _groupSize / perRow;
+        int groups = (int)(((long)rows + rowsPerGroup - 1) / rowsPerGroup);
+        return new KernelConfig(new Index2D(groups, 1), new Index2D(perRow, rowsPerGroup));
+    }
+
+    /// <summary>Frees all device memory, the accelerator and the ILGPU context.</summary>
+    public void Dispose()
+    {
+        _pool.Dispose();
+        lock (_lock)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            _accelerator.Dispose();
+            _context.Dispose();
+        }
+    }
 }

@@ -5,7 +5,7 @@ using ILGPU.Backends;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.OpenCL;
 using ILGPU.Backends.PTX;
-using ILGPU.Runtime;
+using KernelInfo = Engine.Kernels.Ilgpu.KernelInfo;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 
@@ -36,7 +36,7 @@ public sealed class KernelCompilationTests
         var capabilities = new CudaCapabilityContext(CudaArchitecture.SM_90);
         Assert.True(CudaAccelerator.TryGetInstructionSet(CudaArchitecture.SM_90, CudaDriverVersion.FromMajorMinor(12, 4), out _, out var isa));
         using var backend = new PTXBackend(context, capabilities, CudaArchitecture.SM_90, isa, default);
-        var compiled = (PTXCompiledKernel)backend.Compile(EntryPoint(Find(name)), KernelSpecialization.Empty);
+        var compiled = (PTXCompiledKernel)backend.Compile(EntryPoint(Find(name)), ILGPU.Runtime.KernelSpecialization.Empty);
         Assert.Contains(".entry", compiled.PTXAssembly);
         Assert.DoesNotContain(".extern", compiled.PTXAssembly);
     }
@@ -48,7 +48,7 @@ public sealed class KernelCompilationTests
         using var context = Context.Create(b => b.EnableAlgorithms().Optimize(OptimizationLevel.O2));
         var capabilities = new CLCapabilityContext(float16: false, float64: false, genericAddressSpace: true, int64_Atomics: false, subGroups: false);
         using var backend = new CLBackend(context, capabilities, CLDeviceVendor.Other, CLCVersion.CL20);
-        var compiled = (CLCompiledKernel)backend.Compile(EntryPoint(Find(name)), KernelSpecialization.Empty);
+        var compiled = (CLCompiledKernel)backend.Compile(EntryPoint(Find(name)), ILGPU.Runtime.KernelSpecialization.Empty);
         Assert.Contains("kernel", compiled.Source);
     }
 

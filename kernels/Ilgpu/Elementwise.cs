@@ -110,7 +110,7 @@ public static class Elementwise
             case UnaryOp.Tanh: return Tanh(x);
             case UnaryOp.Sqrt: return MathF.Sqrt(x);
             case UnaryOp.Abs: return MathF.Abs(x);
-            case UnaryOp.Sign: return x > 0f ? 1f : x < 0f ? -1f : x;
+            case UnaryOp.Sign: return x > 0f ? 1f : x < 0f ? -1f : 0f;
             case UnaryOp.Sigmoid: return Sigmoid(x);
             case UnaryOp.Erf: return ScalarMath.Erf(x);
             case UnaryOp.Reciprocal: return 1f / x;

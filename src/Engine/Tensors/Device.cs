@@ -56,6 +56,9 @@ public sealed class Device : IDisposable
     /// <exception cref="InvalidOperationException">No usable OpenCL device with that index exists.</exception>
     public static Device OpenCL(int index = 0) => new(DeviceKind.OpenCL, IlgpuBackend.CreateOpenCL(index));
 
+    /// <summary>A device over a backend built elsewhere (tests use it for backend variants).</summary>
+    internal static Device FromBackend(DeviceKind kind, IBackend backend) => new(kind, backend);
+
     /// <summary>Opens a scope: tensors created on this thread until it is disposed are disposed with it (see <see cref="TensorScope"/>).</summary>
     public TensorScope Scope() => new();
 

@@ -102,9 +102,11 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>A float32 tensor holding a copy of <paramref name="data"/> with the given shape (default: 1-D).</summary>
-    public static Tensor FromArray(Device device, ReadOnlySpan<float> data, ReadOnlySpan<int> shape = default)
+    public static Tensor FromArray(Device device, ReadOnlySpan<float> data, ReadOnlySpan<int> shape = default) =>
+        FromValues(device, data, shape.IsEmpty ? [data.Length] : ShapeMath.Validate(shape, "FromArray"));
+
+    private static Tensor FromValues(Device device, ReadOnlySpan<float> data, int[] dims)
     {
-        int[] dims = shape.IsEmpty && data.Length != 1 ? [data.Length] : ShapeMath.Validate(shape, "FromArray");
         if (ShapeMath.Count(dims) != data.Length)
             throw new ArgumentException($"FromArray: {data.Length} values do not fill shape {ShapeMath.Format(dims)} ({ShapeMath.Count(dims)} elements).");
         var t = Empty(device, dims);
@@ -115,7 +117,7 @@ public sealed partial class Tensor : IDisposable
     /// <summary>An int32 tensor holding a copy of <paramref name="data"/> with the given shape (default: 1-D).</summary>
     public static Tensor FromArray(Device device, ReadOnlySpan<int> data, ReadOnlySpan<int> shape = default)
     {
-        int[] dims = shape.IsEmpty && data.Length != 1 ? [data.Length] : ShapeMath.Validate(shape, "FromArray");
+        int[] dims = shape.IsEmpty ? [data.Length] : ShapeMath.Validate(shape, "FromArray");
         if (ShapeMath.Count(dims) != data.Length)
             throw new ArgumentException($"FromArray: {data.Length} values do not fill shape {ShapeMath.Format(dims)} ({ShapeMath.Count(dims)} elements).");
         var t = Empty(device, dims, DType.Int32);
@@ -124,7 +126,7 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>A 0-dimensional float32 tensor holding <paramref name="value"/>.</summary>
-    public static Tensor Scalar(Device device, float value) => FromArray(device, [value], ReadOnlySpan<int>.Empty);
+    public static Tensor Scalar(Device device, float value) => FromValues(device, [value], []);
 
     /// <summary>start, start + step, ... up to (excluding) end, as float32, like torch.arange.</summary>
     public static Tensor Arange(Device device, float start, float end, float step = 1f)
@@ -143,7 +145,7 @@ public sealed partial class Tensor : IDisposable
         var dims = ShapeMath.Validate(shape, "Rand");
         var values = new float[ShapeMath.Count(dims)];
         CounterRandom.FillUniform(values, seed, low, high);
-        return FromArray(device, values, dims);
+        return FromValues(device, values, dims);
     }
 
     /// <summary>Normal values with the given mean and standard deviation. The same seed gives the same values on every device.</summary>
@@ -152,7 +154,7 @@ public sealed partial class Tensor : IDisposable
         var dims = ShapeMath.Validate(shape, "Randn");
         var values = new float[ShapeMath.Count(dims)];
         CounterRandom.FillNormal(values, seed, mean, std);
-        return FromArray(device, values, dims);
+        return FromValues(device, values, dims);
     }
 
     // ---- reading back ----

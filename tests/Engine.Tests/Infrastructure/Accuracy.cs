@@ -38,6 +38,21 @@ public static class Accuracy
         Assert.True(error <= bound, $"{what}: relative error {error:E3} exceeds {bound:E1}");
     }
 
+    /// <summary>
+    /// A sum is judged against the sum of magnitudes, its condition: |out - ref| &lt;= bound * sum|x|
+    /// per output element. Relative to |sum x| alone, a sum that cancels to near zero would demand
+    /// more than float32 accumulation can give.
+    /// </summary>
+    public static void AssertSumClose(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected, ReadOnlySpan<double> magnitudes, double bound, string what)
+    {
+        Assert.True(actual.Length == expected.Length, $"{what}: {actual.Length} values, reference has {expected.Length}");
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double error = Math.Abs(actual[i] - expected[i]);
+            Assert.True(error <= bound * magnitudes[i] + 1e-30, $"{what}: element {i} is {actual[i]}, reference {expected[i]}, error {error:E3} > {bound:E1} x sum|x| = {bound * magnitudes[i]:E3}");
+        }
+    }
+
     public static void AssertEqual(ReadOnlySpan<int> actual, ReadOnlySpan<long> expected, string what)
     {
         Assert.True(actual.Length == expected.Length, $"{what}: {actual.Length} values, reference has {expected.Length}");

@@ -42,3 +42,15 @@ public sealed class IlgpuCpuFixture : BackendFixture
     public override int MaxElements => 3_000;
     public override int MaxMatmulDim => 40;
 }
+
+/// <summary>
+/// The CPU accelerator with the row kernels launched 256 threads wide, the group shape a GPU
+/// gets, so the shared-memory reductions run at full width (slower: every thread is an OS thread).
+/// </summary>
+public sealed class IlgpuCpuGpuGroupsFixture : BackendFixture
+{
+    public IlgpuCpuGpuGroupsFixture() : base(() => Device.FromBackend(DeviceKind.IlgpuCpu, Backends.IlgpuBackend.CreateCpu(Backends.IlgpuBackend.GpuGroupSize))) { }
+    public override int MaxDim => 20;
+    public override int MaxElements => 600;
+    public override int MaxMatmulDim => 20;
+}

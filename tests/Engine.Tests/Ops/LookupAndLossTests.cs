@@ -56,3 +56,5 @@ public abstract class LookupAndLossSuite<TFixture>(TFixture backend) : IClassFix
 public sealed class LookupAndLossOnSimd(SimdFixture backend) : LookupAndLossSuite<SimdFixture>(backend);
 
 public sealed class LookupAndLossOnIlgpuCpu(IlgpuCpuFixture backend) : LookupAndLossSuite<IlgpuCpuFixture>(backend);
+
+public sealed class LookupAndLossOnIlgpuCpuGpuGroups(IlgpuCpuGpuGroupsFixture backend) : LookupAndLossSuite<IlgpuCpuGpuGroupsFixture>(backend);

@@ -46,8 +46,12 @@ public abstract class NormalizationSuite<TFixture>(TFixture backend) : IClassFix
     {
         using var scope = backend.Device.Scope();
         var x = c.Make(backend);
-        // A large common offset checks the variance is not computed as E[x^2] - E[x]^2.
-        if (c.Seed % 3 == 0) x = F.Add(x, 10f * c.Magnitude);
+        // A large common offset checks the variance is not computed as E[x^2] - E[x]^2. Its bound
+        // is looser: the float32 mean of values ten standard deviations from zero carries an error
+        // of ~1e-6 of the offset, which a short row with a small spread amplifies in x - mean.
+        bool offset = c.Seed % 3 == 0;
+        if (offset) x = F.Add(x, 10f * c.Magnitude);
+        double bound = offset ? 5e-5 : Bound;
         int cols = x.Size(-1);
         bool affine = c.Seed % 2 == 0;
         var gamma = affine ? Tensor.Randn(backend.Device, [cols], c.Seed + 1) : null;
@@ -55,14 +59,16 @@ public abstract class NormalizationSuite<TFixture>(TFixture backend) : IClassFix
         using var result = F.LayerNormWithStats(x, gamma, beta, 1e-5f);
         var tx = Oracle.ToTorch(x);
         var expected = TT.nn.functional.layer_norm(tx, [cols], gamma is null ? null : Oracle.ToTorch(gamma), beta is null ? null : Oracle.ToTorch(beta), 1e-5);
-        Oracle.AssertClose(result.Output, expected, Bound, $"LayerNorm {c}");
+        Oracle.AssertClose(result.Output, expected, bound, $"LayerNorm {c}");
         var mean = tx.mean([-1L], false);
         var rstd = (tx.var([-1L], false, false) + 1e-5).rsqrt();
         Oracle.AssertClose(result.Mean, mean, Bound, $"LayerNorm mean {c}");
-        Oracle.AssertClose(result.Rstd, rstd, Bound, $"LayerNorm rstd {c}");
+        Oracle.AssertClose(result.Rstd, rstd, bound, $"LayerNorm rstd {c}");
     }
 }
 
 public sealed class NormalizationOnSimd(SimdFixture backend) : NormalizationSuite<SimdFixture>(backend);
 
 public sealed class NormalizationOnIlgpuCpu(IlgpuCpuFixture backend) : NormalizationSuite<IlgpuCpuFixture>(backend);
+
+public sealed class NormalizationOnIlgpuCpuGpuGroups(IlgpuCpuGpuGroupsFixture backend) : NormalizationSuite<IlgpuCpuGpuGroupsFixture>(backend);

@@ -28,6 +28,27 @@ public sealed class TensorScope : IDisposable
 
     internal static void Register(Tensor tensor) => _current?._owned.Add(tensor);
 
+    /// <summary>
+    /// Until the result is disposed, tensors created on this thread belong to no scope: for
+    /// long-lived state (model weights) built while a caller may have a scope open.
+    /// </summary>
+    public static IDisposable Suspend() => new Suspension();
+
+    private sealed class Suspension : IDisposable
+    {
+        private readonly TensorScope? _saved = _current;
+        private bool _disposed;
+
+        public Suspension() => _current = null;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _current = _saved;
+        }
+    }
+
     /// <summary>Keeps <paramref name="tensor"/> alive past this scope (handing it to the enclosing scope) and returns it.</summary>
     public Tensor Keep(Tensor tensor)
     {

@@ -1,0 +1,153 @@
+namespace Engine.Models;
+
+/// <summary>The shape of a BERT encoder (Hugging Face's BertConfig fields that matter for inference).</summary>
+public sealed record BertConfig(
+    int VocabSize, int Hidden, int Layers, int Heads, int Intermediate,
+    int MaxPositions, int TypeVocabSize, float LayerNormEps)
+{
+    /// <summary>Size of one attention head.</summary>
+    public int HeadSize => Hidden / Heads;
+}
+
+/// <summary>
+/// A BERT encoder for inference (post-LayerNorm blocks, erf GELU), computing Hugging Face's
+/// last_hidden_state. Parameters use Hugging Face's names, Linear weights stored [out, in]:
+/// <c>embeddings.word_embeddings.weight</c>, <c>encoder.layer.{i}.attention.self.query.weight</c>, ...
+/// The model is immutable once built: Forward may be called from many threads at once.
+/// </summary>
+public sealed class BertEncoder : IDisposable
+{
+    private readonly Dictionary<string, Tensor> _parameters;
+
+    private BertEncoder(Device device, BertConfig config, Dictionary<string, Tensor> parameters)
+    {
+        Device = device;
+        Config = config;
+        _parameters = parameters;
+    }
+
+    /// <summary>The device holding the weights.</summary>
+    public Device Device { get; }
+
+    /// <summary>The model's shape.</summary>
+    public BertConfig Config { get; }
+
+    /// <summary>Every parameter by its Hugging Face name.</summary>
+    public IReadOnlyDictionary<string, Tensor> Parameters => _parameters;
+
+    /// <summary>The parameter names and shapes a BERT encoder of <paramref name="config"/> has (the pooler is not used).</summary>
+    public static IEnumerable<(string Name, int[] Shape)> ExpectedParameters(BertConfig config)
+    {
+        int h = config.Hidden, ff = config.Intermediate;
+        yield return ("embeddings.word_embeddings.weight", [config.VocabSize, h]);
+        yield return ("embeddings.position_embeddings.weight", [config.MaxPositions, h]);
+        yield return ("embeddings.token_type_embeddings.weight", [config.TypeVocabSize, h]);
+        yield return ("embeddings.LayerNorm.weight", [h]);
+        yield return ("embeddings.LayerNorm.bias", [h]);
+        for (int i = 0; i < config.Layers; i++)
+        {
+            string p = $"encoder.layer.{i}.";
+            foreach (var name in new[] { "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense" })
+            {
+                yield return (p + name + ".weight", [h, h]);
+                yield return (p + name + ".bias", [h]);
+            }
+            yield return (p + "attention.output.LayerNorm.weight", [h]);
+            yield return (p + "attention.output.LayerNorm.bias", [h]);
+            yield return (p + "intermediate.dense.weight", [ff, h]);
+            yield return (p + "intermediate.dense.bias", [ff]);
+            yield return (p + "output.dense.weight", [h, ff]);
+            yield return (p + "output.dense.bias", [h]);
+            yield return (p + "output.LayerNorm.weight", [h]);
+            yield return (p + "output.LayerNorm.bias", [h]);
+        }
+    }
+
+    /// <summary>
+    /// Builds the encoder on <paramref name="device"/> from host weights by Hugging Face name.
+    /// Every expected parameter must be present with its exact shape; extra entries (a pooler) are ignored.
+    /// </summary>
+    public static BertEncoder Create(Device device, BertConfig config, Func<string, (float[] Data, int[] Shape)?> weights)
+    {
+        if (config.Heads <= 0 || config.Hidden % config.Heads != 0)
+            throw new ArgumentException($"BertEncoder: hidden size {config.Hidden} is not divisible by {config.Heads} heads.");
+        var parameters = new Dictionary<string, Tensor>();
+        try
+        {
+            foreach (var (name, shape) in ExpectedParameters(config))
+            {
+                var found = weights(name) ?? throw new ArgumentException($"BertEncoder: parameter '{name}' {ShapeMath.Format(shape)} is missing.");
+                if (!found.Shape.AsSpan().SequenceEqual(shape))
+                    throw new ArgumentException($"BertEncoder: parameter '{name}' has shape {ShapeMath.Format(found.Shape)}, expected {ShapeMath.Format(shape)}.");
+                using (TensorScope.Suspend())
+                    parameters[name] = Tensor.FromArray(device, found.Data, shape);
+            }
+        }
+        catch
+        {
+            foreach (var t in parameters.Values) t.Dispose();
+            throw;
+        }
+        return new BertEncoder(device, config, parameters);
+    }
+
+    private Tensor P(string name) => _parameters[name];
+
+    /// <summary>
+    /// last_hidden_state [B, T, hidden] for int32 token ids [B, T], an int32 attention mask [B, T]
+    /// (1 = token, 0 = padding) and optional int32 token type ids [B, T] (default all 0).
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, Tensor attentionMask, Tensor? tokenTypeIds = null)
+    {
+        const string op = "BertEncoder.Forward";
+        if (inputIds.Rank != 2)
+            throw new ArgumentException($"{op}: input ids {ShapeMath.Format(inputIds.Shape)} must be [batch, tokens].");
+        int batch = inputIds.Size(0), tokens = inputIds.Size(1);
+        if (!attentionMask.Shape.SequenceEqual(inputIds.Shape) || (tokenTypeIds is not null && !tokenTypeIds.Shape.SequenceEqual(inputIds.Shape)))
+            throw new ArgumentException($"{op}: attention mask {ShapeMath.Format(attentionMask.Shape)} and token types {(tokenTypeIds is null ? "(none)" : ShapeMath.Format(tokenTypeIds.Shape))} must match input ids {ShapeMath.Format(inputIds.Shape)}.");
+        if (tokens > Config.MaxPositions)
+            throw new ArgumentException($"{op}: {tokens} tokens exceed the model's {Config.MaxPositions} positions (input ids {ShapeMath.Format(inputIds.Shape)}).");
+
+        using var scope = Device.Scope();
+        var positions = Tensor.FromArray(Device, Enumerable.Range(0, tokens).ToArray());
+        var types = tokenTypeIds ?? Tensor.Zeros(Device, [batch, tokens], DType.Int32);
+        var x = F.Embedding(P("embeddings.word_embeddings.weight"), inputIds)
+              + F.Embedding(P("embeddings.position_embeddings.weight"), positions)
+              + F.Embedding(P("embeddings.token_type_embeddings.weight"), types);
+        x = F.LayerNorm(x, P("embeddings.LayerNorm.weight"), P("embeddings.LayerNorm.bias"), Config.LayerNormEps);
+
+        // Additive mask over keys, [B, 1, 1, T]: 0 for tokens, a large negative number for padding
+        // (not -inf, so a row is never all -inf; its softmax weight underflows to exactly 0).
+        // The mask is B x T small integers, so it is turned into floats on the host.
+        var keyBias = Tensor.FromArray(Device, attentionMask.ToInt32Array().Select(m => m == 0 ? -1e9f : 0f).ToArray(), [batch, 1, 1, tokens]);
+
+        for (int i = 0; i < Config.Layers; i++)
+            x = Layer(x, keyBias, $"encoder.layer.{i}.");
+        return scope.Keep(x);
+    }
+
+    private Tensor Layer(Tensor x, Tensor keyBias, string p)
+    {
+        int batch = x.Size(0), tokens = x.Size(1), heads = Config.Heads, headSize = Config.HeadSize;
+        Tensor Heads(Tensor t) => t.Reshape(batch, tokens, heads, headSize).Permute(0, 2, 1, 3);  // [B, H, T, D]
+
+        var q = Heads(F.Linear(x, P(p + "attention.self.query.weight"), P(p + "attention.self.query.bias")));
+        var k = Heads(F.Linear(x, P(p + "attention.self.key.weight"), P(p + "attention.self.key.bias")));
+        var v = Heads(F.Linear(x, P(p + "attention.self.value.weight"), P(p + "attention.self.value.bias")));
+        var scores = F.MatMul(q, k.Transpose(-1, -2), null, 1f / MathF.Sqrt(headSize));   // [B, H, T, T]
+        var probs = F.Softmax(scores + keyBias, -1);
+        var context = F.MatMul(probs, v).Permute(0, 2, 1, 3).Reshape(batch, tokens, Config.Hidden);
+        var attention = F.Linear(context, P(p + "attention.output.dense.weight"), P(p + "attention.output.dense.bias"));
+        x = F.LayerNorm(x + attention, P(p + "attention.output.LayerNorm.weight"), P(p + "attention.output.LayerNorm.bias"), Config.LayerNormEps);
+
+        var hidden = F.Linear(x, P(p + "intermediate.dense.weight"), P(p + "intermediate.dense.bias")).Gelu(GeluApproximation.None);
+        var output = F.Linear(hidden, P(p + "output.dense.weight"), P(p + "output.dense.bias"));
+        return F.LayerNorm(x + output, P(p + "output.LayerNorm.weight"), P(p + "output.LayerNorm.bias"), Config.LayerNormEps);
+    }
+
+    /// <summary>Frees the weights.</summary>
+    public void Dispose()
+    {
+        foreach (var t in _parameters.Values) t.Dispose();
+    }
+}

@@ -34,6 +34,7 @@ internal static class ShapeMath
 
     public static bool IsContiguous(ReadOnlySpan<int> shape, ReadOnlySpan<int> strides)
     {
+        if (Count(shape) == 0) return true;
         int expected = 1;
         for (int d = shape.Length - 1; d >= 0; d--)
         {

@@ -65,6 +65,16 @@ public abstract class TensorSuite<TFixture>(TFixture backend) : IClassFixture<TF
     }
 
     [Fact]
+    public void Empty_tensors_reshape_and_reduce()
+    {
+        using var scope = Device.Scope();
+        var empty = Tensor.Zeros(Device, [2, 0, 1]);
+        Assert.True(empty.IsContiguous);
+        Assert.Equal([0, 2], empty.Reshape(0, 2).Shape.ToArray());
+        Assert.Equal([0f, 0f], F.Sum(empty, 1).Reshape(-1).ToArray());
+    }
+
+    [Fact]
     public void A_view_keeps_its_storage_alive_after_the_base_is_disposed()
     {
         var x = Tensor.Arange(Device, 0, 6).Reshape(2, 3);

@@ -1,14 +1,5 @@
 namespace Engine.Models;
 
-/// <summary>The shape of a BERT encoder (Hugging Face's BertConfig fields that matter for inference).</summary>
-public sealed record BertConfig(
-    int VocabSize, int Hidden, int Layers, int Heads, int Intermediate,
-    int MaxPositions, int TypeVocabSize, float LayerNormEps)
-{
-    /// <summary>Size of one attention head.</summary>
-    public int HeadSize => Hidden / Heads;
-}
-
 /// <summary>
 /// A BERT encoder for inference (post-LayerNorm blocks, erf GELU), computing Hugging Face's
 /// last_hidden_state. Parameters use Hugging Face's names, Linear weights stored [out, in]:
@@ -35,34 +26,6 @@ public sealed class BertEncoder : IDisposable
     /// <summary>Every parameter by its Hugging Face name.</summary>
     public IReadOnlyDictionary<string, Tensor> Parameters => _parameters;
 
-    /// <summary>The parameter names and shapes a BERT encoder of <paramref name="config"/> has (the pooler is not used).</summary>
-    public static IEnumerable<(string Name, int[] Shape)> ExpectedParameters(BertConfig config)
-    {
-        int h = config.Hidden, ff = config.Intermediate;
-        yield return ("embeddings.word_embeddings.weight", [config.VocabSize, h]);
-        yield return ("embeddings.position_embeddings.weight", [config.MaxPositions, h]);
-        yield return ("embeddings.token_type_embeddings.weight", [config.TypeVocabSize, h]);
-        yield return ("embeddings.LayerNorm.weight", [h]);
-        yield return ("embeddings.LayerNorm.bias", [h]);
-        for (int i = 0; i < config.Layers; i++)
-        {
-            string p = $"encoder.layer.{i}.";
-            foreach (var name in new[] { "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense" })
-            {
-                yield return (p + name + ".weight", [h, h]);
-                yield return (p + name + ".bias", [h]);
-            }
-            yield return (p + "attention.output.LayerNorm.weight", [h]);
-            yield return (p + "attention.output.LayerNorm.bias", [h]);
-            yield return (p + "intermediate.dense.weight", [ff, h]);
-            yield return (p + "intermediate.dense.bias", [ff]);
-            yield return (p + "output.dense.weight", [h, ff]);
-            yield return (p + "output.dense.bias", [h]);
-            yield return (p + "output.LayerNorm.weight", [h]);
-            yield return (p + "output.LayerNorm.bias", [h]);
-        }
-    }
-
     /// <summary>
     /// Builds the encoder on <paramref name="device"/> from host weights by Hugging Face name.
     /// Every expected parameter must be present with its exact shape; extra entries (a pooler) are ignored.
@@ -74,7 +37,7 @@ public sealed class BertEncoder : IDisposable
         var parameters = new Dictionary<string, Tensor>();
         try
         {
-            foreach (var (name, shape) in ExpectedParameters(config))
+            foreach (var (name, shape) in BertNames.Parameters(config, pooler: false))
             {
                 var found = weights(name) ?? throw new ArgumentException($"BertEncoder: parameter '{name}' {ShapeMath.Format(shape)} is missing.");
                 if (!found.Shape.AsSpan().SequenceEqual(shape))

@@ -21,7 +21,7 @@ public static partial class F
     /// <summary>Layer norm over the last <paramref name="normalizedDims"/> dimensions with optional affine gamma and beta of that shape.</summary>
     public static Tensor LayerNorm(Tensor x, Tensor? gamma, Tensor? beta, float eps = 1e-5f, int normalizedDims = 1)
     {
-        using var result = LayerNormWithStats(x, gamma, beta, eps, normalizedDims);
+        var result = LayerNormWithStats(x, gamma, beta, eps, normalizedDims);
         result.Mean.Dispose();
         result.Rstd.Dispose();
         return result.Output;

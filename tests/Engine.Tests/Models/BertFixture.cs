@@ -13,12 +13,15 @@ public abstract class BertFixture : IDisposable
     {
         Device = Device.Cpu();
         Encoder = PretrainedBert.FromResourceAssembly(Device, package.AssemblyPath, pooling);
+        using var assembly = Engine.Io.Onnx.ManifestResourceReader.Open(package.AssemblyPath);
+        Tokenizer = PretrainedBert.LoadVocabulary(package.VocabResource, assembly.Read(package.VocabResource), Encoder.Encoder.Config.VocabSize);
         var options = new SessionOptions { IntraOpNumThreads = 1 };
         _session = new InferenceSession(package.ReadModel(), options);
     }
 
     public Device Device { get; }
     public SentenceEncoder Encoder { get; }
+    public Microsoft.ML.Tokenizers.BertTokenizer Tokenizer { get; }
 
     /// <summary>ONNX Runtime's last_hidden_state [B, T, H] for token id sequences padded with 0 and masked.</summary>
     public float[] Reference(IReadOnlyList<int[]> sequences, out int tokens)

@@ -97,6 +97,29 @@ public abstract class BertSuite<TFixture>(TFixture model) : IClassFixture<TFixtu
                 Assert.Equal(expected[i], result[i]);
     }
 
+    [Fact]
+    public void Saving_to_safetensors_and_loading_back_gives_identical_outputs()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"bert-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            model.Encoder.Encoder.Save(path);
+            using var loaded = Engine.Models.BertEncoder.Load(model.Device, path);
+            Assert.Equal(model.Encoder.Encoder.Config, loaded.Config);
+            var batch = Texts.Take(5).Select(model.Encoder.Tokenize).ToArray();
+            using var expected = model.Encoder.LastHiddenState(batch);
+            using var copy = new Engine.Models.SentenceEncoder(loaded, Tokenizer(), model.Encoder.Pooling);
+            using var actual = copy.LastHiddenState(batch);
+            Assert.Equal(expected.ToArray(), actual.ToArray());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private Microsoft.ML.Tokenizers.BertTokenizer Tokenizer() => model.Tokenizer;
+
     private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
 }
 

@@ -54,6 +54,41 @@ public sealed class BertEncoder : IDisposable
         return new BertEncoder(device, config, parameters);
     }
 
+    /// <summary>
+    /// Writes the weights to a safetensors file (atomically) with the config in its metadata
+    /// under "bert_config" (JSON), so <see cref="Load"/> can rebuild the encoder from the file alone.
+    /// </summary>
+    public void Save(string path) =>
+        Io.SafeTensors.Save(path, _parameters, new Dictionary<string, string> { ["bert_config"] = System.Text.Json.JsonSerializer.Serialize(Config) });
+
+    /// <summary>An encoder from a safetensors file written by <see cref="Save"/> (or any file with Hugging Face BERT names plus that metadata).</summary>
+    public static BertEncoder Load(Device device, string path)
+    {
+        using var file = Io.SafeTensors.Open(path);
+        if (!file.Metadata.TryGetValue("bert_config", out var json))
+            throw new InvalidDataException($"{path}: no 'bert_config' metadata; the file was not written by BertEncoder.Save.");
+        BertConfig config;
+        try
+        {
+            config = System.Text.Json.JsonSerializer.Deserialize<BertConfig>(json)
+                ?? throw new InvalidDataException($"{path}: 'bert_config' metadata is null.");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{path}: 'bert_config' metadata is not a valid config: {e.Message}", e);
+        }
+        if (config.Hidden <= 0 || config.Heads <= 0 || config.Layers < 0 || config.VocabSize <= 0 || config.MaxPositions <= 0)
+            throw new InvalidDataException($"{path}: 'bert_config' metadata describes an impossible model: {config}.");
+        try
+        {
+            return Create(device, config, name => file.Contains(name) ? (file.ReadFloats(name), file.Info(name).Shape.ToArray()) : null);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
     private Tensor P(string name) => _parameters[name];
 
     /// <summary>

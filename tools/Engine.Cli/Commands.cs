@@ -18,10 +18,13 @@ public static class Commands
                 case "devices":
                     Devices();
                     return 0;
+                case "embed":
+                    return EmbedCommand.Run(args[1..]);
                 default:
-                    Console.WriteLine("usage: engine <demo|devices>");
+                    Console.WriteLine("usage: engine <demo|devices|embed>");
                     Console.WriteLine("  demo      a tour of the tensor API and the matmul rates of each backend");
                     Console.WriteLine("  devices   the compute devices this machine offers");
+                    Console.WriteLine("  embed     sentence vectors: [--model minilm|arcticxs|PATH.dll] [--input FILE|-] [--output FILE|-] [--format jsonl|npy] [--batch N] [--max-tokens N]");
                     return verb == "help" ? 0 : 2;
             }
         }

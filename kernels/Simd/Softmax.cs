@@ -1,7 +1,224 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace Engine.Kernels.Simd;
 
-/// <summary>STUB: to be written.</summary>
+// Row-wise softmax and log-softmax of contiguous x [rows, cols] into y [rows, cols]:
+//   m = max_j x[r, j],  s = sum_j exp(x[r, j] - m)
+//   softmax:     y[r, j] = exp(x[r, j] - m) / s
+//   log-softmax: y[r, j] = (x[r, j] - m) - log s
+// Memory sees each row twice: once read, once written. How the row is walked depends on its size:
+// - A row that fits in L2 (cols <= CacheResidentCols) is walked three times: the maximum (one
+//   instruction per register), then the exponentials (stored into y for softmax) and their sum,
+//   then the scaling of y (or the log-probabilities). Only the first walk reaches DRAM, and each
+//   element costs one exp, the dominant cost where the vector units are narrow.
+// - A longer row is walked twice, so it leaves DRAM only once: an online pass keeps per lane a
+//   running maximum and a sum of exponentials relative to it, rescaling the sum (once per block
+//   of four registers, and only when a lane maximum rose), then the write pass.
+// Sums are compensated (Kahan) so s stays within a few ulp however long the row. The maxima use
+// the one-instruction hardware max, which may drop a NaN, but a NaN entry always makes its
+// exponential and so s and the whole row NaN. -inf entries contribute 0; a row of all -inf gives
+// NaN (its max is -inf and -inf - -inf is NaN), and +inf or NaN entries give NaN rows, as torch.
 public static unsafe class Softmax
 {
-    public static void Forward(float* x, float* y, int rows, int cols, bool log) => throw new NotImplementedException();
+    /// <summary>Rows up to this many floats (256 KB) are expected to stay in L2 between walks.</summary>
+    internal const int CacheResidentCols = 1 << 16;
+
+    public static void Forward(float* x, float* y, int rows, int cols, bool log)
+    {
+        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new Rows<Vector512Float>(x, y, cols, log));
+        else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new Rows<Vector256Float>(x, y, cols, log));
+        else Parallelism.ForRows(rows, cols, new Rows<Vector128Float>(x, y, cols, log));
+    }
+
+    private readonly struct Rows<V>(float* x, float* y, int cols, bool log) : IRowKernel where V : unmanaged, IFloatVector<V>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+            {
+                float* source = x + (long)r * cols;
+                float* destination = y + (long)r * cols;
+                if (cols <= CacheResidentCols)
+                {
+                    float max = RowMax<V>(source, cols);
+                    float sum = SumOfExponentials<V>(source, cols, max, log ? null : destination);
+                    if (log) WriteLogProbabilities(source, destination, max, MathF.Log(sum));
+                    else Scale(destination, 1f / sum);
+                }
+                else
+                {
+                    OnlineMaxAndSum<V>(source, cols, out float max, out float sum);
+                    if (log) WriteLogProbabilities(source, destination, max, MathF.Log(sum));
+                    else WriteExponentials(source, destination, max, 1f / sum);
+                }
+            }
+        }
+
+        /// <summary>y = (x - max) - log(sum): x - max is exact near the maximum, so the largest log-probabilities keep their digits.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void WriteLogProbabilities(float* source, float* destination, float max, float logSum)
+        {
+            V shift = V.Splat(max), logNormalizer = V.Splat(logSum);
+            int w = V.Count, i = 0;
+            for (; i <= cols - w; i += w) V.Store((V.Load(source + i) - shift) - logNormalizer, destination + i);
+            if (i < cols) Lanes.StorePartial((Lanes.LoadPartial<V>(source + i, cols - i, 0f) - shift) - logNormalizer, destination + i, cols - i);
+        }
+
+        /// <summary>row *= factor, in place.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Scale(float* row, float factor)
+        {
+            V f = V.Splat(factor);
+            int w = V.Count, i = 0;
+            for (; i <= cols - w; i += w) V.Store(V.Load(row + i) * f, row + i);
+            if (i < cols) Lanes.StorePartial(Lanes.LoadPartial<V>(row + i, cols - i, 0f) * f, row + i, cols - i);
+        }
+
+        /// <summary>y = exp(x - max) * inverseSum.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void WriteExponentials(float* source, float* destination, float max, float inverseSum)
+        {
+            V shift = V.Splat(max), scale = V.Splat(inverseSum);
+            int w = V.Count, i = 0;
+            for (; i <= cols - 2 * w; i += 2 * w)
+            {
+                V e0 = VectorMath.Exp(V.Load(source + i) - shift);
+                V e1 = VectorMath.Exp(V.Load(source + i + w) - shift);
+                V.Store(e0 * scale, destination + i);
+                V.Store(e1 * scale, destination + i + w);
+            }
+            for (; i <= cols - w; i += w) V.Store(VectorMath.Exp(V.Load(source + i) - shift) * scale, destination + i);
+            if (i < cols)
+            {
+                V tail = Lanes.LoadPartial<V>(source + i, cols - i, float.NegativeInfinity);
+                Lanes.StorePartial(VectorMath.Exp(tail - shift) * scale, destination + i, cols - i);
+            }
+        }
+    }
+
+    /// <summary>
+    /// log sum_j exp(row[j]) as (max, sum) with logsumexp = max + log(sum): the walk of
+    /// <see cref="Forward"/> without the writes, for <see cref="CrossEntropy"/>.
+    /// </summary>
+    internal static void MaxAndSum<V>(float* row, int cols, out float max, out float sum) where V : unmanaged, IFloatVector<V>
+    {
+        if (cols <= CacheResidentCols)
+        {
+            max = RowMax<V>(row, cols);
+            sum = SumOfExponentials<V>(row, cols, max, null);
+        }
+        else OnlineMaxAndSum<V>(row, cols, out max, out sum);
+    }
+
+    /// <summary>max_j row[j] by the hardware max (a NaN may be dropped; the exponentials catch it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float RowMax<V>(float* row, int cols) where V : unmanaged, IFloatVector<V>
+    {
+        V m0 = V.Splat(float.NegativeInfinity), m1 = m0, m2 = m0, m3 = m0;
+        int w = V.Count, i = 0;
+        for (; i <= cols - 4 * w; i += 4 * w)
+        {
+            m0 = V.MaxFast(m0, V.Load(row + i));
+            m1 = V.MaxFast(m1, V.Load(row + i + w));
+            m2 = V.MaxFast(m2, V.Load(row + i + 2 * w));
+            m3 = V.MaxFast(m3, V.Load(row + i + 3 * w));
+        }
+        for (; i <= cols - w; i += w) m0 = V.MaxFast(m0, V.Load(row + i));
+        if (i < cols) m1 = V.MaxFast(m1, Lanes.LoadPartial<V>(row + i, cols - i, float.NegativeInfinity));
+        return V.MaxLane(V.MaxFast(V.MaxFast(m0, m1), V.MaxFast(m2, m3)));
+    }
+
+    /// <summary>
+    /// sum_j exp(row[j] - max), storing each exponential into <paramref name="exponentials"/>
+    /// unless it is null. Blocks of up to 1024 elements are summed in two registers and the block
+    /// sums are added with compensation.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float SumOfExponentials<V>(float* row, int cols, float max, float* exponentials) where V : unmanaged, IFloatVector<V>
+    {
+        const int blockLength = 1024;
+        V shift = V.Splat(max), total = V.Splat(0f), compensation = total;
+        int w = V.Count;
+        for (int block = 0; block < cols; block += blockLength)
+        {
+            int end = Math.Min(cols, block + blockLength), i = block;
+            V s0 = V.Splat(0f), s1 = s0;
+            for (; i <= end - 2 * w; i += 2 * w)
+            {
+                V e0 = VectorMath.Exp(V.Load(row + i) - shift);
+                V e1 = VectorMath.Exp(V.Load(row + i + w) - shift);
+                if (exponentials != null)
+                {
+                    V.Store(e0, exponentials + i);
+                    V.Store(e1, exponentials + i + w);
+                }
+                s0 += e0;
+                s1 += e1;
+            }
+            for (; i < end; i += w)
+            {
+                int count = Math.Min(w, end - i);
+                V e = VectorMath.Exp((count == w ? V.Load(row + i) : Lanes.LoadPartial<V>(row + i, count, float.NegativeInfinity)) - shift);
+                if (exponentials != null)
+                {
+                    if (count == w) V.Store(e, exponentials + i);
+                    else Lanes.StorePartial(e, exponentials + i, count);
+                }
+                s0 += e;
+            }
+            AddCompensated(ref total, ref compensation, V.Splat(1f), s0 + s1);
+        }
+        return V.SumLanes(total - compensation);
+    }
+
+    /// <summary>
+    /// One walk over a row: per lane, a running maximum and the sum of exp(x - lane maximum),
+    /// rescaled whenever a lane maximum rises; the lanes are merged at the end.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OnlineMaxAndSum<V>(float* row, int cols, out float max, out float sum) where V : unmanaged, IFloatVector<V>
+    {
+        // Per lane: running maximum, and sum of exp(x - laneMax) kept as laneSum - compensation.
+        V laneMax = V.Splat(float.NegativeInfinity), laneSum = V.Splat(0f), compensation = laneSum;
+        int w = V.Count, i = 0;
+        for (; i <= cols - 4 * w; i += 4 * w)
+        {
+            V x0 = V.Load(row + i), x1 = V.Load(row + i + w), x2 = V.Load(row + i + 2 * w), x3 = V.Load(row + i + 3 * w);
+            V raised = V.MaxFast(laneMax, V.MaxFast(V.MaxFast(x0, x1), V.MaxFast(x2, x3)));
+            V shift = FiniteShift(raised);
+            V terms = (VectorMath.Exp(x0 - shift) + VectorMath.Exp(x1 - shift)) + (VectorMath.Exp(x2 - shift) + VectorMath.Exp(x3 - shift));
+            // While no lane maximum rises the scale would be exactly 1 (or multiply a zero sum).
+            V scale = V.MaskBits(V.GreaterThan(raised, laneMax)) == 0 ? V.Splat(1f) : VectorMath.Exp(laneMax - shift);
+            AddCompensated(ref laneSum, ref compensation, scale, terms);
+            laneMax = raised;
+        }
+        for (; i < cols; i += w)
+        {
+            V x0 = i <= cols - w ? V.Load(row + i) : Lanes.LoadPartial<V>(row + i, cols - i, float.NegativeInfinity);
+            V raised = V.MaxFast(laneMax, x0);
+            V shift = FiniteShift(raised);
+            AddCompensated(ref laneSum, ref compensation, VectorMath.Exp(laneMax - shift), VectorMath.Exp(x0 - shift));
+            laneMax = raised;
+        }
+        max = V.MaxLane(laneMax);
+        sum = V.SumLanes((laneSum - compensation) * VectorMath.Exp(laneMax - V.Splat(max)));
+    }
+
+    /// <summary>Kahan step with rescaling: (sum - compensation) becomes (sum - compensation) * scale + terms.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddCompensated<V>(ref V sum, ref V compensation, V scale, V terms) where V : unmanaged, IFloatVector<V>
+    {
+        V scaled = sum * scale;
+        V corrected = terms - compensation * scale;
+        V total = scaled + corrected;
+        compensation = (total - scaled) - corrected;
+        sum = total;
+    }
+
+    /// <summary>The lane maxima to subtract, with lanes still at -inf (nothing but -inf seen) shifted by 0 so they stay at exp(-inf) = 0 instead of NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V FiniteShift<V>(V laneMax) where V : unmanaged, IFloatVector<V> =>
+        V.Select(V.Equal(laneMax, V.Splat(float.NegativeInfinity)), V.Splat(0f), laneMax);
 }

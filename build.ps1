@@ -25,7 +25,7 @@ switch ($Verb) {
         $passed = 0; $failed = 0; $skipped = 0
         foreach ($trx in Get-ChildItem $results -Filter *.trx) {
             $counters = ([xml](Get-Content $trx.FullName)).TestRun.ResultSummary.Counters
-            $passed += [int]$counters.passed; $failed += [int]$counters.failed; $skipped += [int]$counters.notExecuted
+            $passed += [int]$counters.passed; $failed += [int]$counters.failed; $skipped += [int]$counters.total - [int]$counters.executed
         }
         Write-Output "$passed passed, $failed failed, $skipped skipped"
         if ($failed -gt 0 -or $status -ne 0) { exit 1 }

@@ -31,8 +31,10 @@ summarize_trx() {
     line=$(grep -o '<Counters [^>]*>' "$f" | head -n1)
     p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$line")
     fl=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$line")
-    ne=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$line")
-    passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0})); skipped=$((skipped + ${ne:-0}))
+    t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$line")
+    ex=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$line")
+    # Skipped tests are neither executed nor counted as notExecuted in a TRX file.
+    passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0})); skipped=$((skipped + ${t:-0} - ${ex:-0}))
   done
   echo "$passed passed, $failed failed, $skipped skipped"
   [ "$failed" -eq 0 ]

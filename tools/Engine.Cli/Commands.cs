@@ -73,7 +73,7 @@ internal static class Demo
             var targets = Tensor.FromArray(device, Enumerable.Range(0, 32).Select(i => i * 7 % 256).ToArray());
             var loss = F.CrossEntropy(h.Reshape(32, 256), targets);
             Console.WriteLine($"cross-entropy of random logits against 32 targets: {loss.Item():F4} (ln 256 = {Math.Log(256):F4})");
-            Console.WriteLine($"a transposed view is not contiguous: {x.Transpose(1, 2).IsContiguous}; argmax of row 0: {h.ArgMax(-1).ToInt32Array()[0]}");
+            Console.WriteLine($"x.Transpose(1, 2) is a view; contiguous: {x.Transpose(1, 2).IsContiguous}; argmax of row 0: {h.ArgMax(-1).ToInt32Array()[0]}");
         }
 
         Console.WriteLine();

@@ -12,7 +12,7 @@ namespace Engine.Kernels.Simd;
 // 8192 elements; segments are the unit of parallel work.
 // - Fast path: each input's innermost stride is 1 (contiguous) or 0 (broadcast). A segment is one
 //   vector loop, four registers per iteration, the last partial register through a padded buffer.
-// - Other strides: the inputs are gathered register by register. Up to 16 consecutive rows are
+// - Other strides: the inputs are gathered register by register. Up to 64 consecutive rows are
 //   walked together, column block by column block, so a transposed input is read along its
 //   cache lines instead of one line per element.
 // - Rows shorter than a register: the whole layout is gathered in flat order.
@@ -23,7 +23,7 @@ public static unsafe class Elementwise
     /// <summary>Longest run of one row handled as a unit of work.</summary>
     private const int SegmentElements = 8192;
     /// <summary>Rows gathered together on the strided path.</summary>
-    private const int GroupRows = 16;
+    private const int GroupRows = 64;
 
     public static void Unary(UnaryOp op, float* x, float* y, in ElementwiseLayout layout)
     {
@@ -112,10 +112,10 @@ public static unsafe class Elementwise
             bool fast = IsUnitOrZero(_strideA) && IsUnitOrZero(_strideB);
             int* baseA = stackalloc int[GroupRows];
             int* baseB = stackalloc int[GroupRows];
-            var rows = new Odometer(_layout, _layout.Rank - 1, start / _segmentsPerRow);
+            int row = start / _segmentsPerRow, segment = start % _segmentsPerRow;
+            var rows = new Odometer(_layout, _layout.Rank - 1, row);
             for (int unit = start; unit < end;)
             {
-                int row = unit / _segmentsPerRow, segment = unit % _segmentsPerRow;
                 if (!fast && _segmentsPerRow == 1)
                 {
                     int group = Math.Min(GroupRows, end - unit);
@@ -126,6 +126,7 @@ public static unsafe class Elementwise
                     }
                     GatherRows(row, group, baseA, baseB, 0, _rowLength);
                     unit += group;
+                    row += group;
                     continue;
                 }
                 int column = segment * SegmentElements;
@@ -137,8 +138,13 @@ public static unsafe class Elementwise
                     baseB[0] = rows.OffsetB;
                     GatherRows(row, 1, baseA, baseB, column, length);
                 }
-                if (segment == _segmentsPerRow - 1) rows.Advance();
                 unit++;
+                if (++segment == _segmentsPerRow)
+                {
+                    segment = 0;
+                    row++;
+                    rows.Advance();
+                }
             }
         }
 
@@ -195,16 +201,17 @@ public static unsafe class Elementwise
                 for (int r = 0; r < rowCount; r++)
                 {
                     float* a = _a + baseA[r] + (long)c * _strideA;
+                    float* b = _b + baseB[r] + (long)c * _strideB;
+                    float* destination = _y + (long)(firstRow + r) * _rowLength + c;
+                    if (count == V.Count)
+                    {
+                        V.Store(F.Apply(V.LoadStrided(a, _strideA), F.HasSecondInput ? V.LoadStrided(b, _strideB) : default), destination);
+                        continue;
+                    }
                     for (int lane = 0; lane < count; lane++) bufferA[lane] = a[(long)lane * _strideA];
                     if (F.HasSecondInput)
-                    {
-                        float* b = _b + baseB[r] + (long)c * _strideB;
                         for (int lane = 0; lane < count; lane++) bufferB[lane] = b[(long)lane * _strideB];
-                    }
-                    V result = F.Apply(V.Load(bufferA), V.Load(bufferB));
-                    float* destination = _y + (long)(firstRow + r) * _rowLength + c;
-                    if (count == V.Count) V.Store(result, destination);
-                    else Lanes.StorePartial(result, destination, count);
+                    Lanes.StorePartial(F.Apply(V.Load(bufferA), V.Load(bufferB)), destination, count);
                 }
             }
         }
@@ -325,7 +332,7 @@ public static unsafe class Elementwise
     private struct ReciprocalFunction : IElementFunction { public static bool HasSecondInput => false; [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V Apply<V>(V x, V _) where V : unmanaged, IFloatVector<V> => V.Splat(1f) / x; }
     private struct SquareFunction : IElementFunction { public static bool HasSecondInput => false; [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V Apply<V>(V x, V _) where V : unmanaged, IFloatVector<V> => x * x; }
 
-    /// <summary>-1, 0 or 1 (sign(+-0) = +0); NaN stays NaN.</summary>
+    /// <summary>-1, 0 or 1 (sign(+-0) = +0); sign(NaN) = 0, as torch.</summary>
     private struct SignFunction : IElementFunction
     {
         public static bool HasSecondInput => false;
@@ -334,7 +341,7 @@ public static unsafe class Elementwise
         public static V Apply<V>(V x, V _) where V : unmanaged, IFloatVector<V>
         {
             V zero = V.Splat(0f), one = V.Splat(1f);
-            return V.Select(V.IsNaN(x), x, (V.GreaterThan(x, zero) & one) - (V.LessThan(x, zero) & one));
+            return (V.GreaterThan(x, zero) & one) - (V.LessThan(x, zero) & one);
         }
     }
 

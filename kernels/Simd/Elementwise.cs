@@ -11,7 +11,7 @@ namespace Engine.Kernels.Simd;
 // The output is cut into rows (the innermost dimension) and long rows into segments of at most
 // 8192 elements; segments are the unit of parallel work.
 // - Fast path: each input's innermost stride is 1 (contiguous) or 0 (broadcast). A segment is one
-//   vector loop, four registers per iteration, the last partial register through a padded buffer.
+//   vector loop, the last partial register through a padded buffer.
 // - Other strides: the inputs are gathered register by register. Up to 64 consecutive rows are
 //   walked together, column block by column block, so a transposed input is read along its
 //   cache lines instead of one line per element.
@@ -162,26 +162,23 @@ public static unsafe class Elementwise
             }
         }
 
+        /// <summary>
+        /// One register per step, the last one partial. The function is written out once: the
+        /// transcendental ones are large, and several inlined copies would exhaust the JIT's
+        /// inlining budget for the method, leaving the wrappers as real calls.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Row<A, B>(float* a, float* b, float* destination, int length) where A : struct, IOperand where B : struct, IOperand
         {
-            int w = V.Count, i = 0;
-            for (; i <= length - 4 * w; i += 4 * w)
+            int w = V.Count;
+            for (int i = 0; i < length; i += w)
             {
-                V r0 = F.Apply(A.Read<V>(a, i), B.Read<V>(b, i));
-                V r1 = F.Apply(A.Read<V>(a, i + w), B.Read<V>(b, i + w));
-                V r2 = F.Apply(A.Read<V>(a, i + 2 * w), B.Read<V>(b, i + 2 * w));
-                V r3 = F.Apply(A.Read<V>(a, i + 3 * w), B.Read<V>(b, i + 3 * w));
-                V.Store(r0, destination + i);
-                V.Store(r1, destination + i + w);
-                V.Store(r2, destination + i + 2 * w);
-                V.Store(r3, destination + i + 3 * w);
-            }
-            for (; i <= length - w; i += w) V.Store(F.Apply(A.Read<V>(a, i), B.Read<V>(b, i)), destination + i);
-            if (i < length)
-            {
-                V result = F.Apply(A.ReadPartial<V>(a, i, length - i), B.ReadPartial<V>(b, i, length - i));
-                Lanes.StorePartial(result, destination + i, length - i);
+                int count = Math.Min(w, length - i);
+                V left = count == w ? A.Read<V>(a, i) : A.ReadPartial<V>(a, i, count);
+                V right = count == w ? B.Read<V>(b, i) : B.ReadPartial<V>(b, i, count);
+                V result = F.Apply(left, right);
+                if (count == w) V.Store(result, destination + i);
+                else Lanes.StorePartial(result, destination + i, count);
             }
         }
 
@@ -203,17 +200,20 @@ public static unsafe class Elementwise
                     float* a = _a + baseA[r] + (long)c * _strideA;
                     float* b = _b + baseB[r] + (long)c * _strideB;
                     float* destination = _y + (long)(firstRow + r) * _rowLength + c;
-                    if (count == V.Count)
-                    {
-                        V.Store(F.Apply(V.LoadStrided(a, _strideA), F.HasSecondInput ? V.LoadStrided(b, _strideB) : default), destination);
-                        continue;
-                    }
-                    for (int lane = 0; lane < count; lane++) bufferA[lane] = a[(long)lane * _strideA];
-                    if (F.HasSecondInput)
-                        for (int lane = 0; lane < count; lane++) bufferB[lane] = b[(long)lane * _strideB];
-                    Lanes.StorePartial(F.Apply(V.Load(bufferA), V.Load(bufferB)), destination, count);
+                    V result = F.Apply(Gather(a, _strideA, count, bufferA), F.HasSecondInput ? Gather(b, _strideB, count, bufferB) : default);
+                    if (count == V.Count) V.Store(result, destination);
+                    else Lanes.StorePartial(result, destination, count);
                 }
             }
+        }
+
+        /// <summary><paramref name="count"/> floats <paramref name="stride"/> apart: in registers when a whole register, else through the buffer.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static V Gather(float* source, int stride, int count, float* buffer)
+        {
+            if (count == V.Count) return V.LoadStrided(source, stride);
+            for (int lane = 0; lane < count; lane++) buffer[lane] = source[(long)lane * stride];
+            return V.Load(buffer);
         }
 
         /// <summary>Output elements [first, last) in flat order, each input followed through all dimensions.</summary>

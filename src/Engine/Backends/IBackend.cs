@@ -78,4 +78,63 @@ public interface IBackend : IDisposable
     /// Targets are already checked to be in [0, cols) or equal to ignoreIndex.
     /// </summary>
     void CrossEntropy(BufferView logits, BufferView targets, BufferView loss, BufferView valid, int rows, int cols, int ignoreIndex);
+    // ---- gradients: each backward kernel overwrites its outputs (no accumulation, no atomics) ----
+
+    /// <summary>
+    /// dx = dy * f'(x) for f = <paramref name="op"/> over <paramref name="count"/> contiguous
+    /// elements, with torch's conventions at the kinks: relu'(0) = 0, |x|'(0) = 0, sign' = 0.
+    /// </summary>
+    void UnaryBackward(UnaryOp op, BufferView x, BufferView dy, BufferView dx, long count);
+
+    /// <summary>
+    /// For y = a (op) b over <paramref name="layout"/> (a by StridesA, b by StridesB, as in
+    /// <see cref="Binary"/>): da = dy * dy/da and db = dy * dy/db, each contiguous in the output
+    /// shape like dy (the op layer sums over broadcast dimensions). Written only when asked for.
+    /// Max/Min split a tie evenly; Pow masks as torch (da = 0 where b = 0; db = 0 where a = 0 and b >= 0).
+    /// </summary>
+    void BinaryBackward(BinaryOp op, BufferView a, BufferView b, BufferView dy, BufferView da, BufferView db,
+        in ElementwiseLayout layout, bool needA, bool needB);
+
+    /// <summary>
+    /// dst = src over layout.Shape, src read through StridesA and dst written through StridesB:
+    /// the one elementwise kernel with a strided output (slice gradients, writes into views).
+    /// </summary>
+    void Copy(BufferView src, BufferView dst, in ElementwiseLayout layout);
+
+    /// <summary>
+    /// The gradient of a max along an axis: dx [outer, n, inner] = dy[o, i] at j = index[o, i]
+    /// (int32, from ArgMax) and 0 elsewhere.
+    /// </summary>
+    void ReduceMaxBackward(BufferView index, BufferView dy, BufferView dx, int outer, int n, int inner);
+
+    /// <summary>
+    /// Row-wise over [rows, cols], from the forward output y: softmax dx = y * (dy - sum_j dy_j y_j);
+    /// log-softmax dx = dy - exp(y) * sum_j dy_j.
+    /// </summary>
+    void SoftmaxBackward(BufferView y, BufferView dy, BufferView dx, int rows, int cols, bool log);
+
+    /// <summary>
+    /// Layer norm backward over [rows, cols] from the saved mean and rstd [rows]: with
+    /// xhat = (x - mean) * rstd and g = dy * gamma (dy without gamma),
+    /// dx = rstd * (g - mean_c g - xhat * mean_c(g * xhat)); dgamma_c = sum_r dy * xhat and
+    /// dbeta_c = sum_r dy, written when hasGamma / hasBeta, summed over rows in a fixed order.
+    /// </summary>
+    void LayerNormBackward(BufferView x, BufferView gamma, BufferView mean, BufferView rstd, BufferView dy,
+        BufferView dx, BufferView dgamma, BufferView dbeta, int rows, int cols, bool hasGamma, bool hasBeta);
+
+    /// <summary>
+    /// Scatter-add of the embedding gather: dtable [vocab, dim] = sum of dy[i, :] over the positions
+    /// i with ids[i] = v (rows no id selects are 0), positions added in increasing order.
+    /// </summary>
+    void EmbeddingBackward(BufferView ids, BufferView dy, BufferView dtable, int n, int dim, int vocab);
+
+    /// <summary>
+    /// dlogits[r, c] = dloss[r] * (softmax(logits[r])_c - [c = t_r]) for logits [rows, cols], int32
+    /// targets and dloss [rows]; rows whose target is <paramref name="ignoreIndex"/> get 0.
+    /// </summary>
+    void CrossEntropyBackward(BufferView logits, BufferView targets, BufferView dloss, BufferView dlogits,
+        int rows, int cols, int ignoreIndex);
+
+    /// <summary>One fused AdamW update of <paramref name="count"/> contiguous parameters in place; see <see cref="AdamWStep"/>.</summary>
+    void AdamW(BufferView param, BufferView grad, BufferView m, BufferView v, long count, in AdamWStep step);
 }

@@ -14,6 +14,8 @@ public enum Reduction
 // Cross-entropy fused with log-softmax, as torch.nn.functional.cross_entropy with class indices:
 //   loss_r = logsumexp_c(logits_rc) - logits_r,t_r   for rows whose target t_r != ignoreIndex
 // logits [N, C] or [N, C, d1, ...] (classes in dimension 1), targets int32 [N] or [N, d1, ...].
+// Backward per row: dlogits_rc = dloss_r * (softmax(logits_r)_c - [c = t_r]), 0 for ignored rows;
+// the reduction (sum, or sum / number of counted rows) is composed from recorded ops.
 public static partial class F
 {
     /// <summary>Cross-entropy of logits against int32 class targets, skipping <paramref name="ignoreIndex"/>.</summary>
@@ -40,8 +42,16 @@ public static partial class F
         int rows = dense.Size(0);
         var loss = Tensor.Empty(logits.Device, targets.Shape);
         var valid = Tensor.Empty(logits.Device, targets.Shape);
+        var targetsDense = targets.Contiguous();
         if (rows > 0)
-            logits.Backend.CrossEntropy(dense.Buffer, targets.Contiguous().Buffer, loss.Buffer, valid.Buffer, rows, classes, ignoreIndex);
+            logits.Backend.CrossEntropy(dense.Buffer, targetsDense.Buffer, loss.Buffer, valid.Buffer, rows, classes, ignoreIndex);
+        if (Autograd.Needs(dense))
+        {
+            var savedLogits = Autograd.Save(dense);
+            var savedTargets = Autograd.Save(targetsDense);
+            Autograd.Record(op, loss, [dense, null],
+                g => [CrossEntropyGrad(savedLogits, savedTargets, g, ignoreIndex)], savedLogits, savedTargets);
+        }
         Tensor result = reduction switch
         {
             Reduction.None => loss,
@@ -49,5 +59,16 @@ public static partial class F
             _ => Div(Sum(loss), Sum(valid)),
         };
         return scope.Keep(result);
+    }
+
+    private static Tensor CrossEntropyGrad(Tensor logits, Tensor targets, Tensor dloss, int ignoreIndex)
+    {
+        int rows = logits.Size(0), cols = logits.Size(1);
+        var dlogits = Tensor.Empty(logits.Device, logits.Shape);
+        if (rows == 0) return dlogits;
+        var dlossDense = Dense(dloss, out bool copied);
+        logits.Backend.CrossEntropyBackward(logits.Buffer, targets.Buffer, dlossDense.Buffer, dlogits.Buffer, rows, cols, ignoreIndex);
+        if (copied) dlossDense.Dispose();
+        return dlogits;
     }
 }

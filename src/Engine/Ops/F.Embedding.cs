@@ -3,6 +3,7 @@ namespace Engine;
 // Embedding gather: y[..., :] = table[ids[...], :], table [vocab, dim], int32 ids of any shape,
 // y of shape ids.shape + [dim]. Ids are checked on the host first: an id outside the table is an
 // error naming its position, never a read out of range.
+// Backward: dtable[v, :] = sum of dy[i, :] over the positions i with ids[i] = v (scatter-add).
 public static partial class F
 {
     /// <summary>Rows of <paramref name="table"/> selected by the int32 <paramref name="ids"/>.</summary>
@@ -26,6 +27,11 @@ public static partial class F
         try
         {
             table.Backend.Embedding(t.Buffer, idsDense.Buffer, y.Buffer, values.Length, dim);
+            if (Autograd.Needs(table))
+            {
+                var savedIds = copiedIds ? idsDense.Alias() : Autograd.Save(ids.Contiguous());
+                Autograd.Record(op, y, [table, null], g => [EmbeddingGrad(savedIds, g, vocab, dim)], savedIds);
+            }
         }
         finally
         {
@@ -33,5 +39,14 @@ public static partial class F
             if (copiedIds) idsDense.Dispose();
         }
         return y;
+    }
+
+    private static Tensor EmbeddingGrad(Tensor ids, Tensor dy, int vocab, int dim)
+    {
+        var dtable = Tensor.Empty(dy.Device, [vocab, dim]);
+        var dyd = Dense(dy, out bool copied);
+        dy.Backend.EmbeddingBackward(ids.Buffer, dyd.Buffer, dtable.Buffer, (int)ids.Count, dim, vocab);
+        if (copied) dyd.Dispose();
+        return dtable;
     }
 }

@@ -7,6 +7,10 @@ namespace Engine;
 //           a 1-D a is [1, K] and a 1-D b is [K, 1], their dimension dropped from the result).
 //   Linear: x [..., in] @ weight[out, in]^T + bias[out] -> [..., out] (torch.nn.functional.linear).
 // Transposed views reach the kernel as TransA/TransB flags instead of copies.
+// Backward of C = alpha * A @ B + bias (batch dimensions broadcast):
+//   dA = alpha * dC @ B^T, dB = alpha * A^T @ dC (each summed over the batch dimensions its operand
+//   was broadcast along), dbias = dC summed over every dimension but the last. When B is a single
+//   matrix shared by a batch of A (a layer's weight), dB is one product over the flattened rows.
 public static partial class F
 {
     /// <summary>Matrix product with torch.matmul's rules (broadcast batch dimensions, 1-D operands promoted).</summary>
@@ -26,6 +30,50 @@ public static partial class F
     public static Tensor MatMul(Tensor a, Tensor b, Tensor? bias, float alpha = 1f) => MatMul(a, b, bias, alpha, "MatMul");
 
     private static Tensor MatMul(Tensor a, Tensor b, Tensor? bias, float alpha, string op)
+    {
+        Tensor c;
+        using (Autograd.Pause())
+            c = MatMulCore(a, b, bias, alpha, op);
+        if (Autograd.Needs(a, b, bias))
+        {
+            bool needA = a.RequiresGrad, needB = b.RequiresGrad, needBias = bias?.RequiresGrad == true;
+            var sa = Autograd.Save(a);
+            var sb = Autograd.Save(b);
+            Autograd.Record(op, c, [a, b, bias], g => MatMulGrad(sa, sb, g, alpha, needA, needB, needBias), sa, sb);
+        }
+        return c;
+    }
+
+    private static Tensor?[] MatMulGrad(Tensor a, Tensor b, Tensor dc, float alpha, bool needA, bool needB, bool needBias)
+    {
+        using var scope = a.Device.Scope();
+        var a2 = a.Rank == 1 ? a.Unsqueeze(0) : a;
+        var b2 = b.Rank == 1 ? b.Unsqueeze(1) : b;
+        int m = a2.Size(-2), k = a2.Size(-1), n = b2.Size(-1);
+        var batchShape = ShapeMath.Broadcast(a2.Shape[..^2], b2.Shape[..^2], "MatMul");
+        var dc2 = dc.Reshape([.. batchShape, m, n]);
+
+        Tensor? da = null, db = null, dbias = null;
+        if (needA)
+        {
+            var full = MatMul(dc2, b2.Transpose(-1, -2), null, alpha);
+            da = scope.Keep(SumToShape(full, a2.ShapeArray).Reshape(a.ShapeArray));
+        }
+        if (needB)
+        {
+            Tensor product;
+            if (b2.Rank == 2 && a2.Rank > 2)
+                product = MatMul(a2.Reshape(-1, k).T, dc2.Reshape(-1, n), null, alpha);
+            else
+                product = SumToShape(MatMul(a2.Transpose(-1, -2), dc2, null, alpha), b2.ShapeArray);
+            db = scope.Keep(product.Reshape(b.ShapeArray));
+        }
+        if (needBias)
+            dbias = scope.Keep(Sum(dc2.Reshape(-1, n), 0));
+        return [da, db, dbias];
+    }
+
+    private static Tensor MatMulCore(Tensor a, Tensor b, Tensor? bias, float alpha, string op)
     {
         Checks.SameDevice(op, a, b);
         Checks.Float(op, a, "left operand");

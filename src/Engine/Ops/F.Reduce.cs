@@ -4,6 +4,8 @@ namespace Engine;
 
 // Reductions along one dimension: x [outer, n, inner] -> y [outer, inner] (or [outer, 1, inner]
 // with keepDim). Sum, Mean, Max give float32; ArgMax gives int32 indices (first maximum).
+// Backward: Sum spreads dy over the reduced dimension, Mean spreads dy / n, Max sends dy to the
+// first maximum (torch.max(dim)'s index) and 0 elsewhere; ArgMax has no gradient.
 public static partial class F
 {
     /// <summary>Sum along <paramref name="dim"/>.</summary>
@@ -30,6 +32,54 @@ public static partial class F
     }
 
     private static Tensor Reduce(ReduceOp op, Tensor x, int dim, bool keepDim, string name)
+    {
+        Tensor y;
+        using (Autograd.Pause())
+            y = ReduceCore(op, x, dim, keepDim, name);
+        if (op == ReduceOp.ArgMax || !Autograd.Needs(x)) return y;
+
+        var shape = x.ShapeArray;
+        if (x.Rank == 0)
+        {
+            Autograd.Record(name, y, [x], g => [g]);
+            return y;
+        }
+        int d = ShapeMath.NormalizeDim(dim, x.Rank, name);
+        var kept = (int[])shape.Clone();
+        kept[d] = 1;
+        if (op == ReduceOp.Max)
+        {
+            Tensor index;
+            using (Autograd.Pause())
+                index = ArgMax(x, d, keepDim: true);
+            var savedIndex = Autograd.Save(index);
+            index.Dispose();
+            Autograd.Record(name, y, [x], g => [MaxGrad(savedIndex, g, shape, d)], savedIndex);
+            return y;
+        }
+        float scale = op == ReduceOp.Mean ? 1f / shape[d] : 1f;
+        Autograd.Record(name, y, [x], g =>
+        {
+            using var spread = g.Reshape(kept).Expand(shape);
+            return [scale == 1f ? spread.Contiguous() : Mul(spread, scale)];
+        });
+        return y;
+    }
+
+    /// <summary>dx [outer, n, inner] = dy at the saved argmax index along the dimension, 0 elsewhere.</summary>
+    private static Tensor MaxGrad(Tensor index, Tensor dy, int[] shape, int d)
+    {
+        int outer = (int)ShapeMath.Count(shape.AsSpan(0, d));
+        int inner = (int)ShapeMath.Count(shape.AsSpan(d + 1));
+        var dx = Tensor.Empty(dy.Device, shape);
+        if (dx.Count == 0) return dx;
+        var dyd = Dense(dy, out bool copied);
+        dy.Backend.ReduceMaxBackward(index.Buffer, dyd.Buffer, dx.Buffer, outer, shape[d], inner);
+        if (copied) dyd.Dispose();
+        return dx;
+    }
+
+    private static Tensor ReduceCore(ReduceOp op, Tensor x, int dim, bool keepDim, string name)
     {
         Checks.Float(name, x);
         int rank = Math.Max(x.Rank, 1);

@@ -4,6 +4,13 @@ public sealed partial class Tensor
 {
     private Tensor View(int[] shape, int[] strides, long offset) => new(Storage, shape, strides, offset, DType);
 
+    /// <summary>Records a view op when this tensor takes gradients: <paramref name="backward"/> maps the view's gradient to this tensor's.</summary>
+    private Tensor Recorded(Tensor view, string op, Func<Tensor, Tensor> backward)
+    {
+        if (Autograd.Needs(this)) Autograd.Record(op, view, [this], g => [backward(g)]);
+        return view;
+    }
+
     /// <summary>
     /// The same elements with a new shape (one entry may be -1 to be inferred). A view when the
     /// tensor is contiguous, otherwise a contiguous copy, as torch.reshape.
@@ -32,7 +39,10 @@ public sealed partial class Tensor
         if (ShapeMath.Count(dims) != Count)
             throw new ArgumentException($"Reshape: tensor {ShapeMath.Format(_shape)} ({Count} elements) cannot take shape {ShapeMath.Format(shape)} ({ShapeMath.Count(dims)} elements).");
         if (IsContiguous)
-            return View(dims, ShapeMath.ContiguousStrides(dims), Offset);
+        {
+            var from = _shape;
+            return Recorded(View(dims, ShapeMath.ContiguousStrides(dims), Offset), "Reshape", g => g.Reshape(from));
+        }
         using var dense = Contiguous();
         return dense.Reshape(dims);
     }
@@ -75,7 +85,9 @@ public sealed partial class Tensor
             shape[i] = _shape[d];
             strides[i] = _strides[d];
         }
-        return View(shape, strides, Offset);
+        var inverse = new int[Rank];
+        for (int i = 0; i < Rank; i++) inverse[ShapeMath.NormalizeDim(order[i], Rank, "Permute")] = i;
+        return Recorded(View(shape, strides, Offset), "Permute", g => g.Permute(inverse));
     }
 
     /// <summary>
@@ -95,7 +107,8 @@ public sealed partial class Tensor
         var strides = (int[])_strides.Clone();
         shape[d] = length;
         strides[d] = _strides[d] * step;
-        return View(shape, strides, Offset + (long)s * _strides[d]);
+        var from = _shape;
+        return Recorded(View(shape, strides, Offset + (long)s * _strides[d]), "Slice", g => F.SliceGrad(g, from, d, s, step));
     }
 
     /// <summary>A view of <paramref name="length"/> elements from <paramref name="start"/> along <paramref name="dim"/> (bounds checked).</summary>
@@ -117,7 +130,8 @@ public sealed partial class Tensor
         var strides = _strides.ToList();
         shape.Insert(d, 1);
         strides.Insert(d, d < Rank ? _strides[d] * _shape[d] : 1);
-        return View(shape.ToArray(), strides.ToArray(), Offset);
+        var from = _shape;
+        return Recorded(View(shape.ToArray(), strides.ToArray(), Offset), "Unsqueeze", g => g.Reshape(from));
     }
 
     /// <summary>A view without dimension <paramref name="dim"/>, which must have size 1.</summary>
@@ -130,7 +144,8 @@ public sealed partial class Tensor
         var strides = _strides.ToList();
         shape.RemoveAt(d);
         strides.RemoveAt(d);
-        return View(shape.ToArray(), strides.ToArray(), Offset);
+        var from = _shape;
+        return Recorded(View(shape.ToArray(), strides.ToArray(), Offset), "Squeeze", g => g.Reshape(from));
     }
 
     /// <summary>A view repeating size-1 dimensions to <paramref name="shape"/> without copying (torch.expand).</summary>
@@ -139,9 +154,24 @@ public sealed partial class Tensor
         var target = ShapeMath.Broadcast(_shape, shape, "Expand");
         if (!target.AsSpan().SequenceEqual(shape))
             throw new ArgumentException($"Expand: tensor {ShapeMath.Format(_shape)} cannot be expanded to {ShapeMath.Format(shape)}.");
-        return View(target, ShapeMath.BroadcastStrides(_shape, _strides, target), Offset);
+        var from = _shape;
+        return Recorded(View(target, ShapeMath.BroadcastStrides(_shape, _strides, target), Offset), "Expand", g => F.SumToShape(g, from));
     }
 
     /// <summary>This tensor when contiguous (a new view), otherwise a contiguous copy.</summary>
-    public Tensor Contiguous() => IsContiguous ? View(_shape, _strides, Offset) : F.Unary(Kernels.UnaryOp.Identity, this, "Contiguous");
+    public Tensor Contiguous() =>
+        Recorded(IsContiguous ? View(_shape, _strides, Offset) : F.Unary(Kernels.UnaryOp.Identity, this, "Contiguous"), "Contiguous", g => g);
+
+    /// <summary>
+    /// Copies <paramref name="source"/> (broadcast to this shape) into this tensor's elements in
+    /// place, also when this is a strided view (torch's copy_): for caches and buffers, outside
+    /// the graph, so neither tensor may take part in recording.
+    /// </summary>
+    public void CopyFrom(Tensor source)
+    {
+        const string op = "CopyFrom";
+        if (Autograd.Needs(this, source))
+            throw new InvalidOperationException($"{op}: writes in place and is not recorded; copy into {ShapeMath.Format(_shape)} under Autograd.NoGrad() or from a detached tensor.");
+        F.CopyInto(this, source, op);
+    }
 }

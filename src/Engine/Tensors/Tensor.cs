@@ -16,7 +16,7 @@ public sealed partial class Tensor : IDisposable
     private readonly int[] _strides;
     private SharedStorage? _storage;
 
-    internal Tensor(SharedStorage storage, int[] shape, int[] strides, long offset, DType dtype)
+    internal Tensor(SharedStorage storage, int[] shape, int[] strides, long offset, DType dtype, bool scoped = true)
     {
         _storage = storage;
         _shape = shape;
@@ -24,8 +24,11 @@ public sealed partial class Tensor : IDisposable
         Offset = offset;
         DType = dtype;
         storage.AddRef();
-        TensorScope.Register(this);
+        if (scoped) TensorScope.Register(this);
     }
+
+    /// <summary>A second handle on the same elements that belongs to no scope (for the tape and for gradients).</summary>
+    internal Tensor Alias() => new(Storage, _shape, _strides, Offset, DType, scoped: false);
 
     /// <summary>The device holding the data.</summary>
     public Device Device => Storage.Device;
@@ -63,11 +66,14 @@ public sealed partial class Tensor : IDisposable
     internal IBackend Backend => Storage.Device.Backend;
     internal BufferView Buffer => new(Storage.Storage, Offset);
 
-    /// <summary>Gives the memory back to the device pool (once every view of it is disposed too).</summary>
+    /// <summary>Gives the memory back to the device pool (once every view of it is disposed too), with the accumulated gradient's.</summary>
     public void Dispose()
     {
         var storage = Interlocked.Exchange(ref _storage, null);
         storage?.Release();
+        Grad?.Dispose();
+        Grad = null;
+        GradFn = null;
     }
 
     /// <inheritdoc />
@@ -210,6 +216,9 @@ internal sealed class SharedStorage
 
     public Device Device { get; }
     public Storage Storage { get; }
+
+    /// <summary>How many tensors (views) hold this storage.</summary>
+    public int References => Volatile.Read(ref _references);
 
     public void AddRef() => Interlocked.Increment(ref _references);
 

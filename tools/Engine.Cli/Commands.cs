@@ -20,11 +20,14 @@ public static class Commands
                     return 0;
                 case "embed":
                     return EmbedCommand.Run(args[1..]);
+                case "prepare-data":
+                    return PrepareDataCommand.Run(args[1..]);
                 default:
-                    Console.WriteLine("usage: engine <demo|devices|embed>");
+                    Console.WriteLine("usage: engine <demo|devices|embed|prepare-data>");
                     Console.WriteLine("  demo      a tour of the tensor API and the matmul rates of each backend");
                     Console.WriteLine("  devices   the compute devices this machine offers");
                     Console.WriteLine("  embed     sentence vectors: [--model minilm|arcticxs|PATH.dll] [--input FILE|-] [--output FILE|-] [--format jsonl|npy] [--batch N] [--max-tokens N]");
+                    Console.WriteLine("  prepare-data  a text file to GPT-2 token files: --input FILE --out DIR (writes train.bin and val.bin, the last 10% of tokens)");
                     return verb == "help" ? 0 : 2;
             }
         }

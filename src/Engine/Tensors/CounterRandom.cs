@@ -15,7 +15,8 @@ internal static class CounterRandom
         return z ^ (z >> 31);
     }
 
-    private static ulong Bits(ulong seed, ulong counter) => Mix(Mix(seed + 0x9E3779B97F4A7C15UL) + counter * 0x9E3779B97F4A7C15UL);
+    /// <summary>64 random bits, a pure function of (seed, counter).</summary>
+    internal static ulong Bits(ulong seed, ulong counter) => Mix(Mix(seed + 0x9E3779B97F4A7C15UL) + counter * 0x9E3779B97F4A7C15UL);
 
     /// <summary>Uniform in [0, 1) with 24 random bits.</summary>
     public static float Uniform(ulong seed, long index) => (Bits(seed, (ulong)index) >> 40) * (1f / (1 << 24));

@@ -61,9 +61,12 @@ switch ($Verb) {
     "demo" {
         Build-Release
         Get-Corpus
-        Invoke-Checked dotnet @("run", "--project", "tools/Engine.Cli", "-c", "Release", "--no-build", "--", "demo")
-        Invoke-Checked dotnet @("run", "--project", "tools/Engine.Cli", "-c", "Release", "--no-build", "--", "prepare-data", "--input", $Corpus, "--out", "artifacts/data/moby-dick")
-        Invoke-Checked dotnet @("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "compare", "--ops", "matmul", "--quick")
+        $Engine = @("run", "--project", "tools/Engine.Cli", "-c", "Release", "--no-build", "--")
+        $Minutes = if ($env:DEMO_MINUTES) { $env:DEMO_MINUTES } else { "2" }
+        Invoke-Checked dotnet ($Engine + @("prepare-data", "--input", $Corpus, "--out", "artifacts/data/moby-dick"))
+        Remove-Item -ErrorAction SilentlyContinue "artifacts/gpt2-moby/checkpoint.safetensors"
+        Invoke-Checked dotnet ($Engine + @("train", "--data", "artifacts/data/moby-dick", "--out", "artifacts/gpt2-moby", "--minutes", $Minutes))
+        Invoke-Checked dotnet ($Engine + @("generate", "--checkpoint", "artifacts/gpt2-moby/checkpoint.safetensors", "--prompt", "Call me Ishmael.", "--tokens", "80"))
     }
     "compare" { Build-Release; Invoke-Checked dotnet (@("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "compare") + $Rest) }
     "bench" { Build-Release; Invoke-Checked dotnet (@("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "bench") + $Rest) }

@@ -22,16 +22,22 @@ public static class Commands
                     return EmbedCommand.Run(args[1..]);
                 case "prepare-data":
                     return PrepareDataCommand.Run(args[1..]);
+                case "train":
+                    return TrainCommand.Run(args[1..]);
+                case "generate":
+                    return GenerateCommand.Run(args[1..]);
                 default:
-                    Console.WriteLine("usage: engine <demo|devices|embed|prepare-data>");
+                    Console.WriteLine("usage: engine <demo|devices|embed|prepare-data|train|generate>");
                     Console.WriteLine("  demo      a tour of the tensor API and the matmul rates of each backend");
                     Console.WriteLine("  devices   the compute devices this machine offers");
                     Console.WriteLine("  embed     sentence vectors: [--model minilm|arcticxs|PATH.dll] [--input FILE|-] [--output FILE|-] [--format jsonl|npy] [--batch N] [--max-tokens N]");
                     Console.WriteLine("  prepare-data  a text file to GPT-2 token files: --input FILE --out DIR (writes train.bin and val.bin, the last 10% of tokens)");
+                    Console.WriteLine("  " + TrainCommand.Usage);
+                    Console.WriteLine("  " + GenerateCommand.Usage);
                     return verb == "help" ? 0 : 2;
             }
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or NonFiniteException)
         {
             Console.Error.WriteLine($"engine {verb}: {e.Message}");
             return 1;

@@ -84,29 +84,3 @@ internal static class Npy
         });
     }
 }
-
-/// <summary>--name value pairs.</summary>
-internal sealed class Options
-{
-    private readonly Dictionary<string, string> _values = new();
-
-    public static Options Parse(string[] args)
-    {
-        var options = new Options();
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (!args[i].StartsWith("--") || i + 1 >= args.Length)
-                throw new ArgumentException($"expected '--name value', got '{args[i]}'.");
-            options._values[args[i]] = args[++i];
-        }
-        return options;
-    }
-
-    public bool Has(string name) => _values.ContainsKey(name);
-    public string Get(string name, string fallback) => _values.GetValueOrDefault(name, fallback);
-
-    public int GetInt(string name, int fallback) =>
-        !_values.TryGetValue(name, out var text) ? fallback
-        : int.TryParse(text, out int value) && value > 0 ? value
-        : throw new ArgumentException($"{name} must be a positive integer, not '{text}'.");
-}

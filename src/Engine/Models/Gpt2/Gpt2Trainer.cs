@@ -67,7 +67,18 @@ public sealed class Gpt2Trainer : IDisposable
     public Gpt2Model Model { get; }
 
     /// <summary>The run's hyperparameters.</summary>
-    public Gpt2TrainingOptions Options { get; }
+    public Gpt2TrainingOptions Options { get; private set; }
+
+    /// <summary>
+    /// Sets the run's length while it is still warming up (the schedule so far does not depend on
+    /// it): for runs sized by a time budget after timing their first steps.
+    /// </summary>
+    public void SetTotalSteps(int totalSteps)
+    {
+        if (Step >= Options.WarmupSteps || totalSteps < Math.Max(1, Step))
+            throw new InvalidOperationException($"Gpt2Trainer.SetTotalSteps: the length can change only during warm-up (step {Step} of {Options.WarmupSteps}) and not below the steps done; asked for {totalSteps}.");
+        Options = Options with { TotalSteps = totalSteps };
+    }
 
     /// <summary>The optimizer (its state is part of a checkpoint).</summary>
     public AdamW Optimizer { get; }
@@ -149,8 +160,30 @@ public sealed class Gpt2Trainer : IDisposable
 
     /// <summary>Saves model, optimizer state and step atomically to a safetensors checkpoint.</summary>
     public void SaveCheckpoint(string path) =>
-        TrainingCheckpoint.Save(path, Model.Parameters, Optimizer, Step,
-            new Dictionary<string, string> { ["gpt2_config"] = System.Text.Json.JsonSerializer.Serialize(Model.Config) });
+        TrainingCheckpoint.Save(path, Model.Parameters, Optimizer, Step, new Dictionary<string, string>
+        {
+            ["gpt2_config"] = System.Text.Json.JsonSerializer.Serialize(Model.Config),
+            [OptionsKey] = System.Text.Json.JsonSerializer.Serialize(Options),
+        });
+
+    private const string OptionsKey = "gpt2_training_options";
+
+    /// <summary>The training options saved in a checkpoint by <see cref="SaveCheckpoint"/>.</summary>
+    /// <exception cref="InvalidDataException">The checkpoint has none or they do not parse.</exception>
+    public static Gpt2TrainingOptions ReadOptions(string path)
+    {
+        using var file = SafeTensors.Open(path);
+        try
+        {
+            if (file.Metadata.TryGetValue(OptionsKey, out var json) && System.Text.Json.JsonSerializer.Deserialize<Gpt2TrainingOptions>(json) is { } options)
+                return options;
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{path}: '{OptionsKey}' metadata does not parse: {e.Message}", e);
+        }
+        throw new InvalidDataException($"{path}: no '{OptionsKey}' metadata; not a checkpoint written by Gpt2Trainer.");
+    }
 
     /// <summary>Restores model, optimizer state and step from a checkpoint of the same model shape.</summary>
     public void LoadCheckpoint(string path) => Step = TrainingCheckpoint.Load(path, Model.Parameters, Optimizer);

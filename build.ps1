@@ -1,5 +1,5 @@
 # Windows entry point with the same verbs as build.sh:
-#   ./build.ps1 test | demo | compare | bench | bench-report | pack
+#   ./build.ps1 test | demo | compare | bench | train-bench | bench-report | pack
 param([string]$Verb = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -70,10 +70,11 @@ switch ($Verb) {
     }
     "compare" { Build-Release; Invoke-Checked dotnet (@("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "compare") + $Rest) }
     "bench" { Build-Release; Invoke-Checked dotnet (@("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "bench") + $Rest) }
+    "train-bench" { Build-Release; Invoke-Checked dotnet (@("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "gpt2") + $Rest) }
     "bench-report" { Build-Release; Invoke-Checked dotnet @("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "compare", "--report", "bench/README.md") }
     "pack" {
         Invoke-Checked dotnet @("pack", "kernels/Engine.Kernels.csproj", "-c", "Release", "-nologo", "-o", "artifacts/packages")
         Invoke-Checked dotnet @("pack", "src/Engine/Engine.csproj", "-c", "Release", "-nologo", "-o", "artifacts/packages")
     }
-    default { Write-Error "usage: ./build.ps1 [test|demo|compare|bench|bench-report|pack]"; exit 2 }
+    default { Write-Error "usage: ./build.ps1 [test|demo|compare|bench|train-bench|bench-report|pack]"; exit 2 }
 }

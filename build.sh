@@ -4,6 +4,7 @@
 #   ./build.sh demo        the main job: train a small GPT-2 on Moby Dick (~2 min), then generate
 #   ./build.sh compare     side-by-side kernel rates against libtorch, with the machine's ceilings
 #   ./build.sh bench [..]  BenchmarkDotNet kernel benchmarks (extra args go to BenchmarkDotNet)
+#   ./build.sh train-bench [..]  GPT-2 124M training step against TorchSharp (B=4, T=64)
 #   ./build.sh bench-report  regenerate bench/README.md's table and plot
 #   ./build.sh pack        NuGet packages into artifacts/packages
 #   ./build.sh gpu-bundle  self-contained CUDA check program (see tools/gpu-check.sh)
@@ -102,6 +103,11 @@ cmd_compare() {
   dotnet run --project bench/Engine.Bench -c Release --no-build -- compare "$@"
 }
 
+cmd_train_bench() {
+  build_release
+  dotnet run --project bench/Engine.Bench -c Release --no-build -- gpt2 "$@"
+}
+
 cmd_bench() {
   build_release
   dotnet run --project bench/Engine.Bench -c Release --no-build -- bench "$@"
@@ -131,8 +137,9 @@ case "$verb" in
   demo) cmd_demo "$@" ;;
   compare) cmd_compare "$@" ;;
   bench) cmd_bench "$@" ;;
+  train-bench) cmd_train_bench "$@" ;;
   bench-report) cmd_bench_report "$@" ;;
   pack) cmd_pack "$@" ;;
   gpu-bundle) cmd_gpu_bundle "$@" ;;
-  *) echo "usage: ./build.sh [test|demo|compare|bench|bench-report|pack|gpu-bundle]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [test|demo|compare|bench|train-bench|bench-report|pack|gpu-bundle]" >&2; exit 2 ;;
 esac

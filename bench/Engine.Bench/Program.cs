@@ -11,6 +11,7 @@ const string usage = $"""
     usage: Engine.Bench bench [BenchmarkDotNet arguments]   kernel benchmarks (without --filter: all of them)
            Engine.Bench {ComparisonOptions.Usage}
            Engine.Bench bert [--rounds N]   MiniLM (BERT, 6 layers) against ONNX Runtime: batch 1 x 128 and 32 x 128 tokens
+           Engine.Bench {Gpt2TrainingComparison.Usage}
     """;
 
 switch (args.FirstOrDefault())
@@ -30,6 +31,8 @@ switch (args.FirstOrDefault())
         }
     case "bert":
         return BertComparison.Run(args[1..]);
+    case "gpt2":
+        return Gpt2TrainingComparison.Run(args[1..]);
     default:
         Console.Error.WriteLine(usage);
         return 2;

@@ -58,8 +58,7 @@ internal static class TrainCommand
         Console.WriteLine(string.Create(invariant,
             $"GPT-2 {config.Layers} layers, {config.Heads} heads, {config.Channels} channels, context {config.MaxSequence}: {model.ParameterCount / 1e6:F2}M parameters on {device.Name}"));
         Console.WriteLine(string.Create(invariant,
-            $"data: {data.Train.Length:N0} training tokens, {data.Validation.Length:N0} validation tokens; batch {options.BatchSize} x {options.SequenceLength}" +
-            (resume ? $"; resuming at step {trainer.Step}" : "")));
+            $"data: {data.Train.Length:N0} training tokens, {data.Validation.Length:N0} validation tokens; batch {options.BatchSize} x {options.SequenceLength}{(resume ? $"; resuming at step {trainer.Step}" : "")}"));
 
         var trainPoints = new List<(long, float)>();
         var validationPoints = new List<(long, float)>();
@@ -102,11 +101,7 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static Gpt2Config ReadConfig(string checkpoint)
-    {
-        using var file = SafeTensors.Open(checkpoint);
-        return Gpt2Model.ReadConfig(file, checkpoint);
-    }
+    private static Gpt2Config ReadConfig(string checkpoint) => Gpt2Model.ReadConfig(checkpoint);
 
     /// <summary>A short continuation of a newline, top-k sampled with a fixed seed, on one line.</summary>
     public static string Sample(Gpt2Model model, ulong seed, int tokens = 32)

@@ -1,5 +1,6 @@
 using Engine.Models;
 using Engine.Nn;
+using Engine.TorchReference;
 using TT = TorchSharp.torch;
 
 namespace Engine.Tests;
@@ -38,7 +39,7 @@ public abstract class Gpt2ReferenceSuite<TFixture>(TFixture backend) : IClassFix
         var device = backend.Device;
         var (b, t) = BatchShape;
         using var model = Gpt2Model.Create(device, Config, seed: 5);
-        using var reference = new Gpt2Reference(model);
+        using var reference = new TorchGpt2(Config, model.Parameters.Select(kv => KeyValuePair.Create(kv.Key, Oracle.ToTorch(kv.Value))).ToList());
         var (ids, targets) = Batch(1);
 
         using (var scope = device.Scope())

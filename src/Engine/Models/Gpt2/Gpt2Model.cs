@@ -192,6 +192,14 @@ public sealed class Gpt2Model : IDisposable
         }
     }
 
+    /// <summary>The model config stored in a file written by <see cref="Save"/> or a GPT-2 training checkpoint.</summary>
+    /// <exception cref="InvalidDataException">The file is corrupt or holds no valid config.</exception>
+    public static Gpt2Config ReadConfig(string path)
+    {
+        using var file = Io.SafeTensors.Open(path);
+        return ReadConfig(file, path);
+    }
+
     internal static Gpt2Config ReadConfig(Io.SafeTensorsFile file, string path)
     {
         if (!file.Metadata.TryGetValue(ConfigKey, out var json))

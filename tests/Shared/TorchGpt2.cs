@@ -1,24 +1,40 @@
+using Engine.Models;
 using TT = TorchSharp.torch;
 
-namespace Engine.Tests;
+namespace Engine.TorchReference;
 
 /// <summary>
-/// GPT-2 written directly in libtorch ops (an independent implementation: explicit causal
-/// masked_fill and softmax, not SDPA), over float64 copies of the engine model's weights, as
-/// llm.c's test_gpt2 checks its model against PyTorch's.
+/// GPT-2 written directly in libtorch ops: an independent implementation (explicit causal
+/// masked_fill and softmax, not SDPA) over Hugging Face-named parameters. The tests run it in
+/// float64 on the engine model's weights as the oracle (as llm.c's test_gpt2 checks its model
+/// against PyTorch); the benchmark trains it in float32 as the peer. Shared by both projects.
 /// </summary>
-internal sealed class Gpt2Reference : IDisposable
+internal sealed class TorchGpt2 : IDisposable
 {
-    private readonly Gpt2ConfigView _c;
+    private readonly Gpt2Config _c;
 
-    public Gpt2Reference(Engine.Models.Gpt2Model model)
+    /// <summary>A model over <paramref name="weights"/> (every GPT-2 parameter name), made trainable parameters.</summary>
+    public TorchGpt2(Gpt2Config config, IEnumerable<KeyValuePair<string, TT.Tensor>> weights)
     {
-        var c = model.Config;
-        _c = new Gpt2ConfigView(c.Layers, c.Heads, c.Channels, c.VocabSize);
-        Parameters = model.Parameters.ToDictionary(kv => kv.Key, kv => new TorchSharp.Modules.Parameter(Oracle.ToTorch(kv.Value)));
+        _c = config;
+        Parameters = weights.ToDictionary(kv => kv.Key, kv => new TorchSharp.Modules.Parameter(kv.Value));
     }
 
-    private sealed record Gpt2ConfigView(int Layers, int Heads, int Channels, int Vocab);
+    /// <summary>Weights initialised as GPT-2 does (N(0, 0.02), residual projections scaled, biases 0, gains 1), in <paramref name="dtype"/>.</summary>
+    public static TorchGpt2 Initialized(Gpt2Config config, TT.ScalarType dtype, long seed)
+    {
+        TT.random.manual_seed(seed);
+        double projectionStd = 0.02 / Math.Sqrt(2.0 * config.Layers);
+        var weights = Gpt2Names.Parameters(config).Select(p =>
+        {
+            var shape = p.Shape.Select(d => (long)d).ToArray();
+            var t = p.Name.EndsWith(".bias") ? TT.zeros(shape, dtype)
+                : p.Name.Contains("ln_") ? TT.ones(shape, dtype)
+                : TT.randn(shape, dtype) * (p.Name.EndsWith("c_proj.weight") ? projectionStd : 0.02);
+            return KeyValuePair.Create(p.Name, t);
+        });
+        return new TorchGpt2(config, weights.ToList());
+    }
 
     public Dictionary<string, TorchSharp.Modules.Parameter> Parameters { get; }
 
@@ -57,7 +73,7 @@ internal sealed class Gpt2Reference : IDisposable
     {
         var logits = Logits(ids, batch, tokens);
         var t = TT.tensor(targets.Select(i => (long)i).ToArray(), TT.ScalarType.Int64);
-        return TT.nn.functional.cross_entropy(logits.reshape(batch * tokens, _c.Vocab), t);
+        return TT.nn.functional.cross_entropy(logits.reshape(batch * tokens, _c.VocabSize), t);
     }
 
     public void Dispose()

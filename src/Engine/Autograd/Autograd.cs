@@ -104,33 +104,47 @@ public static class Autograd
         using var scope = root.Device.Scope();
         // A gradient the caller passed stays the caller's: the walk works on a copy.
         var seed = gradient is null ? Tensor.Ones(root.Device, root.Shape) : gradient.Contiguous().Clone();
+        var leaves = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         if (root.GradFn is null)
         {
-            AccumulateLeaf(root, seed);
-            return;
+            leaves[root] = seed;
+        }
+        else
+        {
+            var order = TopologicalOrder(root.GradFn);
+            var pending = new Dictionary<GradNode, Tensor> { [root.GradFn] = seed };
+            foreach (var node in order)
+            {
+                if (!pending.Remove(node, out var gradOutput)) continue;
+                var gradInputs = node.Backward(gradOutput);
+                for (int i = 0; i < node.Inputs.Length; i++)
+                {
+                    var edge = node.Inputs[i];
+                    var g = i < gradInputs.Length ? gradInputs[i] : null;
+                    if (!edge.IsLive || g is null) continue;
+                    if (!g.Shape.SequenceEqual(edge.Shape))
+                        throw new InvalidOperationException($"Backward: {node.Op} produced a gradient {ShapeMath.Format(g.Shape)} for its input {i} of shape {ShapeMath.Format(edge.Shape)}.");
+                    if (edge.Leaf is not null)
+                        leaves[edge.Leaf] = leaves.TryGetValue(edge.Leaf, out var leafSum) ? F.Add(leafSum, g) : g;
+                    else
+                        pending[edge.Node!] = pending.TryGetValue(edge.Node!, out var sum) ? F.Add(sum, g) : g;
+                }
+                if (!retainGraph) node.Release();
+            }
         }
 
-        var order = TopologicalOrder(root.GradFn);
-        var pending = new Dictionary<GradNode, Tensor> { [root.GradFn] = seed };
-        foreach (var node in order)
+        // Leaves take their gradients only now, when no node will read a gradient again: a first
+        // gradient is adopted (no copy) unless another leaf already took its memory or it is not
+        // contiguous; an existing gradient is added to in place.
+        var adopted = new HashSet<SharedStorage>(ReferenceEqualityComparer.Instance);
+        foreach (var (leaf, g) in leaves)
         {
-            if (!pending.Remove(node, out var gradOutput)) continue;
-            var gradInputs = node.Backward(gradOutput);
-            for (int i = 0; i < node.Inputs.Length; i++)
-            {
-                var edge = node.Inputs[i];
-                var g = i < gradInputs.Length ? gradInputs[i] : null;
-                if (!edge.IsLive || g is null) continue;
-                if (!g.Shape.SequenceEqual(edge.Shape))
-                    throw new InvalidOperationException($"Backward: {node.Op} produced a gradient {ShapeMath.Format(g.Shape)} for its input {i} of shape {ShapeMath.Format(edge.Shape)}.");
-                if (edge.Leaf is not null)
-                    AccumulateLeaf(edge.Leaf, g);
-                else if (pending.TryGetValue(edge.Node!, out var sum))
-                    pending[edge.Node!] = F.Add(sum, g);
-                else
-                    pending[edge.Node!] = g;
-            }
-            if (!retainGraph) node.Release();
+            if (leaf.Grad is { IsDisposed: false } existing)
+                F.AddInPlace(existing, g);
+            else if (g.IsContiguous && adopted.Add(g.Storage))
+                leaf.Grad = g.Alias();
+            else
+                leaf.Grad = F.CopyUnscoped(g);
         }
     }
 
@@ -161,21 +175,5 @@ public static class Autograd
         }
         postOrder.Reverse();
         return postOrder;
-    }
-
-    /// <summary>
-    /// Adds <paramref name="g"/> into the leaf's gradient. A first gradient is adopted when nothing
-    /// else holds its storage and copied otherwise, so a leaf's Grad never shares memory with
-    /// anything; later gradients are added in place.
-    /// </summary>
-    private static void AccumulateLeaf(Tensor leaf, Tensor g)
-    {
-        if (leaf.Grad is { IsDisposed: false } existing)
-        {
-            F.AddInPlace(existing, g);
-            return;
-        }
-        bool adoptable = g.IsContiguous && g.Storage.References == 1;
-        leaf.Grad = adoptable ? g.Alias() : F.CopyUnscoped(g);
     }
 }

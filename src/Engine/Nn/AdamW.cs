@@ -88,10 +88,17 @@ public sealed class AdamW : IDisposable
         }
     }
 
-    /// <summary>Zeroes every parameter's gradient (keeping its memory).</summary>
-    public void ZeroGrad()
+    /// <summary>
+    /// Resets every parameter's gradient: frees it by default (torch's set_to_none, so the next
+    /// backward hands its gradients over without a copy), or fills it with zeros.
+    /// </summary>
+    public void ZeroGrad(bool setToNone = true)
     {
-        foreach (var p in _parameters) p.ZeroGrad();
+        foreach (var p in _parameters)
+        {
+            if (setToNone) p.ClearGrad();
+            else p.ZeroGrad();
+        }
     }
 
     /// <summary>Restores the state saved from an optimizer over parameters of the same shapes (checkpoint resume).</summary>

@@ -62,7 +62,12 @@ public static partial class F
         if (needB)
         {
             Tensor product;
-            if (b2.Rank == 2 && a2.Rank > 2)
+            bool transposedWeight = b2.Rank == 2 && b2.Strides[0] == 1 && b2.Strides[1] >= k && k > 1;
+            if (b2.Rank == 2 && transposedWeight)
+                // B is W^T for a contiguous W (Linear's weight): compute dW = dC^T A directly in W's
+                // layout, so its gradient arrives contiguous instead of as a transposed copy.
+                product = MatMul(dc2.Reshape(-1, n).T, a2.Reshape(-1, k), null, alpha).T;
+            else if (b2.Rank == 2 && a2.Rank > 2)
                 product = MatMul(a2.Reshape(-1, k).T, dc2.Reshape(-1, n), null, alpha);
             else
                 product = SumToShape(MatMul(a2.Transpose(-1, -2), dc2, null, alpha), b2.ShapeArray);

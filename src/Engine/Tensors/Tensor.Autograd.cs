@@ -52,6 +52,13 @@ public sealed partial class Tensor
             Backend.Fill(grad.Buffer, grad.Count, 0f);
     }
 
+    /// <summary>Frees the accumulated gradient; the next backward makes a new one without a copy (torch's set_to_none).</summary>
+    public void ClearGrad()
+    {
+        Grad?.Dispose();
+        Grad = null;
+    }
+
     /// <summary>A view of the same elements that is cut from the graph (requires no gradient).</summary>
     public Tensor Detach() => View(_shape, _strides, Offset);
 

@@ -30,10 +30,15 @@ public static class KernelCatalog
         Explicit(typeof(Matmul), nameof(Matmul.Forward)),
         Explicit(typeof(Reduction), nameof(Reduction.Rows)),
         Explicit(typeof(Reduction), nameof(Reduction.Columns)),
+        Explicit(typeof(Reduction), nameof(Reduction.MaxBackward)),
         Explicit(typeof(Softmax), nameof(Softmax.Forward)),
+        Explicit(typeof(Softmax), nameof(Softmax.Backward)),
         Explicit(typeof(LayerNorm), nameof(LayerNorm.Forward)),
+        Explicit(typeof(LayerNorm), nameof(LayerNorm.Backward)),
+        Explicit(typeof(LayerNorm), nameof(LayerNorm.GammaBetaBackward)),
         Explicit(typeof(Embedding), nameof(Embedding.Forward)),
         Explicit(typeof(CrossEntropy), nameof(CrossEntropy.Forward)),
+        Explicit(typeof(CrossEntropy), nameof(CrossEntropy.Backward)),
     ];
 
     private static KernelInfo Explicit(Type family, string method) =>

@@ -37,8 +37,10 @@ public static class KernelCatalog
         Explicit(typeof(LayerNorm), nameof(LayerNorm.Backward)),
         Explicit(typeof(LayerNorm), nameof(LayerNorm.GammaBetaBackward)),
         Explicit(typeof(Embedding), nameof(Embedding.Forward)),
+        Explicit(typeof(Embedding), nameof(Embedding.Backward)),
         Explicit(typeof(CrossEntropy), nameof(CrossEntropy.Forward)),
         Explicit(typeof(CrossEntropy), nameof(CrossEntropy.Backward)),
+        Explicit(typeof(AdamW), nameof(AdamW.Step)),
     ];
 
     private static KernelInfo Explicit(Type family, string method) =>

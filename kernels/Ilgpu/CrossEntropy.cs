@@ -11,7 +11,8 @@ namespace Engine.Kernels.Ilgpu;
 /// the softmax itself is never written.
 ///
 /// Launch: group (T, R), T threads per row (power of two), R rows per group; thread tx handles
-/// columns tx, tx + T, ... (coalesced). Grid: ceil(rows / R).
+/// columns tx, tx + T, ... (coalesced). Grid: ceil(rows / R). <see cref="Backward"/> runs the
+/// same shape.
 /// </summary>
 public static class CrossEntropy
 {
@@ -46,6 +47,54 @@ public static class CrossEntropy
         {
             loss[row] = (max - logits[start + target]) + MathF.Log(sum);
             valid[row] = 1f;
+        }
+    }
+
+    /// <summary>
+    /// The gradient of the loss, per row r with target t:
+    ///   dlogits[r, j] = dloss[r] * (exp(logits[r, j] - m) / s - [j == t]),
+    /// (m, s) as in <see cref="Forward"/>; rows with t == ignoreIndex get 0.
+    /// </summary>
+    /// <remarks>
+    /// Shapes: logits, dlogits [rows, cols]; targets (int32), dloss [rows]. Launch as
+    /// <see cref="Forward"/>: group (T, R), T threads per row (power of two), R rows per group,
+    /// thread tx handles columns tx, tx + T, ...; the online (max, sum) states meet in a
+    /// shared-memory tree, then the whole row is written. Grid: ceil(rows / R).
+    /// </remarks>
+    public static void Backward(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> dloss,
+        ArrayView<float> dlogits, int rows, int cols, int ignoreIndex)
+    {
+        var maxima = SharedMemory.Allocate<float>(GroupReduce.MaxGroupSize);
+        var sums = SharedMemory.Allocate<float>(GroupReduce.MaxGroupSize);
+        int lanes = Group.DimX;
+        int lane = Group.IdxX;
+        int row = Grid.IdxX * Group.DimY + Group.IdxY;
+        bool active = row < rows;
+        long start = (long)row * cols;
+        int target = active ? targets[row] : ignoreIndex;
+
+        float max = float.NegativeInfinity;
+        float sum = 0f;
+        if (target != ignoreIndex)
+            for (int j = lane; j < cols; j += lanes)
+                GroupReduce.AccumulateMaxSumExp(logits[start + j], ref max, ref sum);
+        GroupReduce.MaxSumExp(maxima, sums, ref max, ref sum, lane, lanes, Group.IdxY * lanes, 1);
+
+        if (!active)
+            return;
+        if (target == ignoreIndex)
+        {
+            for (int j = lane; j < cols; j += lanes)
+                dlogits[start + j] = 0f;
+        }
+        else
+        {
+            float scale = dloss[row];
+            for (int j = lane; j < cols; j += lanes)
+            {
+                float p = MathF.Exp(logits[start + j] - max) / sum;
+                dlogits[start + j] = scale * (j == target ? p - 1f : p);
+            }
         }
     }
 }

@@ -3,7 +3,8 @@ using ILGPU;
 namespace Engine.Kernels.Ilgpu;
 
 /// <summary>
-/// Elementwise kernels: y[i] = f(a[offA(i)]) and y[i] = a[offA(i)] (op) b[offB(i)], plus Fill.
+/// Elementwise kernels: y[i] = f(a[offA(i)]) and y[i] = a[offA(i)] (op) b[offB(i)], plus Fill,
+/// their gradients (UnaryBackward, BinaryBackward) and the strided Copy.
 ///
 /// Shapes: the output y is contiguous with count = prod(layout.Shape) elements; the linear
 /// output index i is decoded into per-dimension coordinates (row-major, last dimension fastest)
@@ -52,6 +53,80 @@ public static class Elementwise
             {
                 OffsetsAB(layout, i, out int offA, out int offB);
                 y[i] = Apply(op, a[offA], b[offB]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// dx[i] = dy[i] * f'(x[i]) for f = <paramref name="op"/>, f' from <see cref="ScalarMath.Derivative"/>
+    /// (relu'(0) = |x|'(0) = sign' = 0, as torch).
+    /// </summary>
+    /// <remarks>
+    /// Shapes: x, dy and dx are contiguous and exactly dx.Length long (the backend passes views
+    /// of the element count). Launch: 1-D, any group size, 64-bit grid-stride loop as <see cref="Fill"/>.
+    /// </remarks>
+    public static void UnaryBackward(ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx, UnaryOp op)
+    {
+        long stride = (long)Grid.DimX * Group.DimX;
+        for (long i = Grid.GlobalIndex.X; i < dx.Length; i += stride)
+            dx[i] = dy[i] * ScalarMath.Derivative(op, x[i]);
+    }
+
+    /// <summary>
+    /// The gradients of y = a (op) b: da[i] = dy[i] * dy/da and db[i] = dy[i] * dy/db at
+    /// (a[offA(i)], b[offB(i)]), as torch's autograd formulas:
+    /// <code>
+    ///   Add: (g, g)    Sub: (g, -g)    Mul: (g b, g a)    Div: (g / b, -g ((a / b) / b))
+    ///   Max: a &gt; b (g, 0), a &lt; b (0, g), a = b (g/2, g/2); Min mirrored; NaN passes g to both
+    ///   Pow: da = g (b a^(b-1)), 0 where b = 0;  db = g (a^b log a), 0 where a = 0 and b &gt;= 0
+    /// </code>
+    /// </summary>
+    /// <remarks>
+    /// Shapes: the layout is the forward <see cref="Binary"/>'s (output shape, a by StridesA, b by
+    /// StridesB, 0 = broadcast); dy, da and db are contiguous in the output shape, count elements.
+    /// da is written only when <paramref name="needA"/> is nonzero, db only when <paramref name="needB"/>
+    /// is (ints: ILGPU kernel parameters cannot be bool); the op layer sums over broadcast dimensions.
+    /// Launch: 1-D, any group size, grid-stride loop as <see cref="Binary"/>.
+    /// </remarks>
+    public static void BinaryBackward(ArrayView<float> a, ArrayView<float> b, ArrayView<float> dy, ArrayView<float> da,
+        ArrayView<float> db, ElementwiseLayout layout, BinaryOp op, int needA, int needB, int count)
+    {
+        int stride = Grid.DimX * Group.DimX;
+        bool contiguous = layout.Rank == 1 && layout.StridesA.D0 == 1 && layout.StridesB.D0 == 1;
+        for (int i = Grid.GlobalIndex.X; i < count; i += stride)
+        {
+            int offA = i;
+            int offB = i;
+            if (!contiguous)
+                OffsetsAB(layout, i, out offA, out offB);
+            Gradients(op, a[offA], b[offB], dy[i], out float gradA, out float gradB);
+            if (needA != 0)
+                da[i] = gradA;
+            if (needB != 0)
+                db[i] = gradB;
+        }
+    }
+
+    /// <summary>dst[offB(i)] = src[offA(i)] for i in [0, count): the one elementwise kernel with a strided output.</summary>
+    /// <remarks>
+    /// Shapes: the iteration space is layout.Shape; src is read through StridesA and dst written
+    /// through StridesB (an output with overlapping elements is the caller's error). Launch: 1-D,
+    /// any group size, grid-stride loop as <see cref="Unary"/>.
+    /// </remarks>
+    public static void Copy(ArrayView<float> src, ArrayView<float> dst, ElementwiseLayout layout, int count)
+    {
+        int stride = Grid.DimX * Group.DimX;
+        if (layout.Rank == 1 && layout.StridesA.D0 == 1 && layout.StridesB.D0 == 1)
+        {
+            for (int i = Grid.GlobalIndex.X; i < count; i += stride)
+                dst[i] = src[i];
+        }
+        else
+        {
+            for (int i = Grid.GlobalIndex.X; i < count; i += stride)
+            {
+                OffsetsAB(layout, i, out int offA, out int offB);
+                dst[offB] = src[offA];
             }
         }
     }
@@ -129,6 +204,43 @@ public static class Elementwise
             case BinaryOp.Max: return float.IsNaN(a) || float.IsNaN(b) ? a + b : a > b ? a : b;
             case BinaryOp.Min: return float.IsNaN(a) || float.IsNaN(b) ? a + b : a < b ? a : b;
             default: return MathF.Pow(a, b);
+        }
+    }
+
+    /// <summary>The incoming gradient g split onto the operands of a (op) b, see <see cref="BinaryBackward"/>.</summary>
+    private static void Gradients(BinaryOp op, float a, float b, float g, out float gradA, out float gradB)
+    {
+        switch (op)
+        {
+            case BinaryOp.Add:
+                gradA = g;
+                gradB = g;
+                break;
+            case BinaryOp.Sub:
+                gradA = g;
+                gradB = -g;
+                break;
+            case BinaryOp.Mul:
+                gradA = g * b;
+                gradB = g * a;
+                break;
+            case BinaryOp.Div:
+                gradA = g / b;
+                gradB = -g * ((a / b) / b);
+                break;
+            case BinaryOp.Max:
+            case BinaryOp.Min:
+                // torch: where(a == b, g / 2, g), masked to 0 on the losing side (neither side loses on NaN).
+                float share = a == b ? 0.5f * g : g;
+                bool aLoses = op == BinaryOp.Max ? a < b : a > b;
+                bool bLoses = op == BinaryOp.Max ? a > b : a < b;
+                gradA = aLoses ? 0f : share;
+                gradB = bLoses ? 0f : share;
+                break;
+            default:
+                gradA = b == 0f ? 0f : g * (b * MathF.Pow(a, b - 1f));
+                gradB = a == 0f && b >= 0f ? 0f : g * (MathF.Pow(a, b) * MathF.Log(a));
+                break;
         }
     }
 

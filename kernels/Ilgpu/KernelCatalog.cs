@@ -24,13 +24,23 @@ public static class KernelCatalog
         Explicit(typeof(Elementwise), nameof(Elementwise.Unary)),
         Explicit(typeof(Elementwise), nameof(Elementwise.Binary)),
         Explicit(typeof(Elementwise), nameof(Elementwise.Fill)),
+        Explicit(typeof(Elementwise), nameof(Elementwise.UnaryBackward)),
+        Explicit(typeof(Elementwise), nameof(Elementwise.BinaryBackward)),
+        Explicit(typeof(Elementwise), nameof(Elementwise.Copy)),
         Explicit(typeof(Matmul), nameof(Matmul.Forward)),
         Explicit(typeof(Reduction), nameof(Reduction.Rows)),
         Explicit(typeof(Reduction), nameof(Reduction.Columns)),
+        Explicit(typeof(Reduction), nameof(Reduction.MaxBackward)),
         Explicit(typeof(Softmax), nameof(Softmax.Forward)),
+        Explicit(typeof(Softmax), nameof(Softmax.Backward)),
         Explicit(typeof(LayerNorm), nameof(LayerNorm.Forward)),
+        Explicit(typeof(LayerNorm), nameof(LayerNorm.Backward)),
+        Explicit(typeof(LayerNorm), nameof(LayerNorm.GammaBetaBackward)),
         Explicit(typeof(Embedding), nameof(Embedding.Forward)),
+        Explicit(typeof(Embedding), nameof(Embedding.Backward)),
         Explicit(typeof(CrossEntropy), nameof(CrossEntropy.Forward)),
+        Explicit(typeof(CrossEntropy), nameof(CrossEntropy.Backward)),
+        Explicit(typeof(AdamW), nameof(AdamW.Step)),
     ];
 
     private static KernelInfo Explicit(Type family, string method) =>

@@ -18,6 +18,7 @@ namespace Engine.Kernels.Ilgpu;
 ///   each column meet in a tree. Grid: outer * ceil(inner / W), flattened into x.
 /// Each thread's running sum is compensated (<see cref="GroupReduce.CompensatedSum"/>). Every
 /// partial is combined in a fixed order, so results are bitwise reproducible.
+/// <see cref="MaxBackward"/> scatters the gradient of a max back to its argmax.
 /// </summary>
 public static class Reduction
 {
@@ -113,6 +114,30 @@ public static class Reduction
                 else
                     yIndex[o] = at;
             }
+        }
+    }
+
+    /// <summary>
+    /// The gradient of a max over the middle axis: dx[o, j, k] = dy[o, k] where j = index[o, k]
+    /// (the int32 ArgMax) and 0 elsewhere, so every element of dx is written.
+    /// </summary>
+    /// <remarks>
+    /// Shapes: index and dy [outer, inner], dx [outer, n, inner] contiguous, count = outer * n * inner.
+    /// Launch: 1-D, any group size, one thread per element of dx in a grid-stride loop; element i
+    /// decodes as k = i mod inner, j = (i / inner) mod n, o = i / (n inner), so consecutive threads
+    /// write consecutive elements. Pure writes: deterministic.
+    /// </remarks>
+    public static void MaxBackward(ArrayView<int> index, ArrayView<float> dy, ArrayView<float> dx, int n, int inner, int count)
+    {
+        int stride = Grid.DimX * Group.DimX;
+        for (int i = Grid.GlobalIndex.X; i < count; i += stride)
+        {
+            int slab = i / inner;
+            int k = i - slab * inner;
+            int o = slab / n;
+            int j = slab - o * n;
+            int source = o * inner + k;
+            dx[i] = index[source] == j ? dy[source] : 0f;
         }
     }
 

@@ -61,6 +61,19 @@ public sealed class IlgpuBackend : IBackend
         ArrayView<float>, int, int, float, int, int>? _layerNorm;
     private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>? _embedding;
     private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>? _crossEntropy;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, UnaryOp>? _unaryBackward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ElementwiseLayout, BinaryOp, int, int, int>? _binaryBackward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ElementwiseLayout, int>? _copy;
+    private Action<KernelConfig, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>? _reduceMaxBackward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _softmaxBackward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, int, int, int>? _layerNormBackward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, int, int, int, int>? _layerNormGammaBetaBackward;
+    private Action<KernelConfig, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>? _embeddingBackward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>? _crossEntropyBackward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWStep>? _adamW;
 
     private IlgpuBackend(Context context, Accelerator accelerator, int groupSize)
     {
@@ -436,6 +449,170 @@ public sealed class IlgpuBackend : IBackend
                 int, int, int>(K.CrossEntropy.Forward);
             _crossEntropy(RowConfig(rows, cols), View(logits, (long)rows * cols), View(targets, rows).Cast<int>(), View(loss, rows),
                 View(valid, rows), rows, cols, ignoreIndex);
+        }
+    }
+
+    /// <inheritdoc />
+    public void UnaryBackward(UnaryOp op, BufferView x, BufferView dy, BufferView dx, long count)
+    {
+        if (count <= 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _unaryBackward ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, UnaryOp>(
+                K.Elementwise.UnaryBackward);
+            _unaryBackward(StrideConfig(count), View(x, count), View(dy, count), View(dx, count), op);
+        }
+    }
+
+    /// <inheritdoc />
+    public void BinaryBackward(BinaryOp op, BufferView a, BufferView b, BufferView dy, BufferView da, BufferView db,
+        in ElementwiseLayout layout, bool needA, bool needB)
+    {
+        int count = layout.Count;
+        if (count == 0 || (!needA && !needB))
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _binaryBackward ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ElementwiseLayout, BinaryOp, int, int, int>(K.Elementwise.BinaryBackward);
+            var dyView = View(dy, count);
+            _binaryBackward(StrideConfig(count), View(a, Extent(layout, layout.StridesA)), View(b, Extent(layout, layout.StridesB)),
+                dyView, needA ? View(da, count) : dyView, needB ? View(db, count) : dyView, layout, op,
+                needA ? 1 : 0, needB ? 1 : 0, count);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Copy(BufferView src, BufferView dst, in ElementwiseLayout layout)
+    {
+        int count = layout.Count;
+        if (count == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _copy ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ElementwiseLayout, int>(K.Elementwise.Copy);
+            _copy(StrideConfig(count), View(src, Extent(layout, layout.StridesA)), View(dst, Extent(layout, layout.StridesB)),
+                layout, count);
+        }
+    }
+
+    /// <inheritdoc />
+    public void ReduceMaxBackward(BufferView index, BufferView dy, BufferView dx, int outer, int n, int inner)
+    {
+        long count = (long)outer * n * inner;
+        if (count == 0)
+            return;
+        if (count > int.MaxValue)
+            throw new NotSupportedException($"ReduceMaxBackward over [{outer}, {n}, {inner}] exceeds the int32 indexing of {Name}.");
+        lock (_lock)
+        {
+            Enter();
+            _reduceMaxBackward ??= _accelerator.LoadStreamKernel<ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(
+                K.Reduction.MaxBackward);
+            long reduced = (long)outer * inner;
+            _reduceMaxBackward(StrideConfig(count), View(index, reduced).Cast<int>(), View(dy, reduced), View(dx, count),
+                n, inner, (int)count);
+        }
+    }
+
+    /// <inheritdoc />
+    public void SoftmaxBackward(BufferView y, BufferView dy, BufferView dx, int rows, int cols, bool log)
+    {
+        if (rows == 0 || cols == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _softmaxBackward ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(
+                K.Softmax.Backward);
+            long count = (long)rows * cols;
+            _softmaxBackward(RowConfig(rows, cols), View(y, count), View(dy, count), View(dx, count), rows, cols, log ? 1 : 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public void LayerNormBackward(BufferView x, BufferView gamma, BufferView mean, BufferView rstd, BufferView dy,
+        BufferView dx, BufferView dgamma, BufferView dbeta, int rows, int cols, bool hasGamma, bool hasBeta)
+    {
+        if (cols == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            long count = (long)rows * cols;
+            if (rows > 0)
+            {
+                _layerNormBackward ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(K.LayerNorm.Backward);
+                var xView = View(x, count);
+                _layerNormBackward(RowConfig(rows, cols), xView, hasGamma ? View(gamma, cols) : xView, View(mean, rows),
+                    View(rstd, rows), View(dy, count), View(dx, count), rows, cols, hasGamma ? 1 : 0);
+            }
+            if (hasGamma || hasBeta)
+            {
+                _layerNormGammaBetaBackward ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(K.LayerNorm.GammaBetaBackward);
+                // With rows = 0 the row operands are empty: the kernel reads none of them and writes zeros.
+                var dgammaView = hasGamma ? View(dgamma, cols) : View(dbeta, cols);
+                var dbetaView = hasBeta ? View(dbeta, cols) : dgammaView;
+                _layerNormGammaBetaBackward(StrideConfig(cols), View(x, count), View(mean, rows), View(rstd, rows), View(dy, count),
+                    dgammaView, dbetaView, rows, cols, hasGamma ? 1 : 0, hasBeta ? 1 : 0);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void EmbeddingBackward(BufferView ids, BufferView dy, BufferView dtable, int n, int dim, int vocab)
+    {
+        long tableCount = (long)vocab * dim;
+        if (tableCount == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _fill ??= _accelerator.LoadStreamKernel<ArrayView<float>, float>(K.Elementwise.Fill);
+            var tableView = View(dtable, tableCount);
+            _fill(StrideConfig(tableCount), tableView, 0f);
+            if (n == 0)
+                return;
+            _embeddingBackward ??= _accelerator.LoadStreamKernel<ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(
+                K.Embedding.Backward);
+            _embeddingBackward(StrideConfig(dim), View(ids, n).Cast<int>(), View(dy, (long)n * dim), tableView, n, dim);
+        }
+    }
+
+    /// <inheritdoc />
+    public void CrossEntropyBackward(BufferView logits, BufferView targets, BufferView dloss, BufferView dlogits,
+        int rows, int cols, int ignoreIndex)
+    {
+        if (rows == 0 || cols == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _crossEntropyBackward ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>,
+                ArrayView<float>, int, int, int>(K.CrossEntropy.Backward);
+            long count = (long)rows * cols;
+            _crossEntropyBackward(RowConfig(rows, cols), View(logits, count), View(targets, rows).Cast<int>(), View(dloss, rows),
+                View(dlogits, count), rows, cols, ignoreIndex);
+        }
+    }
+
+    /// <inheritdoc />
+    public void AdamW(BufferView param, BufferView grad, BufferView m, BufferView v, long count, in AdamWStep step)
+    {
+        if (count <= 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _adamW ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                AdamWStep>(K.AdamW.Step);
+            _adamW(StrideConfig(count), View(param, count), View(grad, count), View(m, count), View(v, count), step);
         }
     }
 

@@ -39,4 +39,37 @@ public static unsafe class CrossEntropy
             }
         }
     }
+
+    // Gradient, row-wise over logits [rows, cols] with int32 targets and dloss [rows]:
+    //   dlogits[r, c] = dloss[r] * (softmax(logits[r, :])_c - [c == t]),   t = targets[r]
+    // and 0 for the whole row when t == ignoreIndex. The row is dloss[r] * softmax, written by
+    // the walks of the softmax forward (Softmax.ScaledRow: one exponential per element), then
+    // dloss[r] is taken off at the target; rows in parallel.
+    public static void Backward(float* logits, int* targets, float* dloss, float* dlogits, int rows, int cols, int ignoreIndex)
+    {
+        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new GradientRows<Vector512Float>(logits, targets, dloss, dlogits, cols, ignoreIndex));
+        else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new GradientRows<Vector256Float>(logits, targets, dloss, dlogits, cols, ignoreIndex));
+        else Parallelism.ForRows(rows, cols, new GradientRows<Vector128Float>(logits, targets, dloss, dlogits, cols, ignoreIndex));
+    }
+
+    private readonly struct GradientRows<V>(float* logits, int* targets, float* dloss, float* dlogits, int cols, int ignoreIndex) : IRowKernel
+        where V : unmanaged, IFloatVector<V>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+            {
+                int target = targets[r];
+                float* destination = dlogits + (long)r * cols;
+                if (target == ignoreIndex)
+                {
+                    new Span<float>(destination, cols).Clear();
+                    continue;
+                }
+                Softmax.ScaledRow<V>(logits + (long)r * cols, destination, cols, dloss[r]);
+                destination[target] -= dloss[r];
+            }
+        }
+    }
 }

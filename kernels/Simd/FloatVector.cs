@@ -53,6 +53,8 @@ internal unsafe interface IFloatVector<TSelf> where TSelf : unmanaged, IFloatVec
     static abstract TSelf CopySign(TSelf magnitude, TSelf sign);
 
     static abstract TSelf Equal(TSelf a, TSelf b);
+    /// <summary>Lanes whose 32 bits are identical: compares int32 data stored bit-for-bit in float lanes.</summary>
+    static abstract TSelf EqualBits(TSelf a, TSelf b);
     static abstract TSelf LessThan(TSelf a, TSelf b);
     static abstract TSelf GreaterThan(TSelf a, TSelf b);
     static abstract TSelf IsNaN(TSelf x);
@@ -150,6 +152,7 @@ internal readonly unsafe struct Vector512Float : IFloatVector<Vector512Float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512Float CopySign(Vector512Float magnitude, Vector512Float sign) => new(Vector512.CopySign(magnitude._v, sign._v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512Float Equal(Vector512Float a, Vector512Float b) => new(Vector512.Equals(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512Float EqualBits(Vector512Float a, Vector512Float b) => new(Vector512.Equals(a._v.AsInt32(), b._v.AsInt32()).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512Float LessThan(Vector512Float a, Vector512Float b) => new(Vector512.LessThan(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512Float GreaterThan(Vector512Float a, Vector512Float b) => new(Vector512.GreaterThan(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512Float IsNaN(Vector512Float x) => new(Vector512.IsNaN(x._v));
@@ -219,6 +222,7 @@ internal readonly unsafe struct Vector256Float : IFloatVector<Vector256Float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256Float CopySign(Vector256Float magnitude, Vector256Float sign) => new(Vector256.CopySign(magnitude._v, sign._v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256Float Equal(Vector256Float a, Vector256Float b) => new(Vector256.Equals(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256Float EqualBits(Vector256Float a, Vector256Float b) => new(Vector256.Equals(a._v.AsInt32(), b._v.AsInt32()).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256Float LessThan(Vector256Float a, Vector256Float b) => new(Vector256.LessThan(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256Float GreaterThan(Vector256Float a, Vector256Float b) => new(Vector256.GreaterThan(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256Float IsNaN(Vector256Float x) => new(Vector256.IsNaN(x._v));
@@ -287,6 +291,7 @@ internal readonly unsafe struct Vector128Float : IFloatVector<Vector128Float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128Float CopySign(Vector128Float magnitude, Vector128Float sign) => new(Vector128.CopySign(magnitude._v, sign._v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128Float Equal(Vector128Float a, Vector128Float b) => new(Vector128.Equals(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128Float EqualBits(Vector128Float a, Vector128Float b) => new(Vector128.Equals(a._v.AsInt32(), b._v.AsInt32()).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128Float LessThan(Vector128Float a, Vector128Float b) => new(Vector128.LessThan(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128Float GreaterThan(Vector128Float a, Vector128Float b) => new(Vector128.GreaterThan(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128Float IsNaN(Vector128Float x) => new(Vector128.IsNaN(x._v));

@@ -61,6 +61,61 @@ public static unsafe class Reduction
         }
     }
 
+    // Gradient of Max along the middle axis, from the ArgMax indices (int32 [outer, inner]) of the
+    // forward: dx [outer, n, inner] with
+    //   dx[o, j, i] = dy[o, i] where j == index[o, i], else 0.
+    // inner == 1: each row of n is cleared and its one selected element set, rows in parallel.
+    // inner > 1: each row (o, j) of inner elements is one vector select against the broadcast j,
+    // all outer * n rows in parallel; index and dy rows are reread from cache for every j.
+    public static void MaxBackward(int* index, float* dy, float* dx, int outer, int n, int inner)
+    {
+        if (inner == 1) Parallelism.ForRows(outer, n, new SelectedElements(index, dy, dx, n));
+        else if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(outer * n, inner, new SelectedColumns<Vector512Float>(index, dy, dx, n, inner));
+        else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(outer * n, inner, new SelectedColumns<Vector256Float>(index, dy, dx, n, inner));
+        else Parallelism.ForRows(outer * n, inner, new SelectedColumns<Vector128Float>(index, dy, dx, n, inner));
+    }
+
+    /// <summary>Rows o in [start, end) of dx [outer, n]: zeros but dx[o, index[o]] = dy[o].</summary>
+    private readonly struct SelectedElements(int* index, float* dy, float* dx, int n) : IRowKernel
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end)
+        {
+            for (int o = start; o < end; o++)
+            {
+                float* row = dx + (long)o * n;
+                new Span<float>(row, n).Clear();
+                row[index[o]] = dy[o];
+            }
+        }
+    }
+
+    /// <summary>Rows (o, j) = u / n, u % n for u in [start, end) of dx [outer, n, inner].</summary>
+    private readonly struct SelectedColumns<V>(int* index, float* dy, float* dx, int n, int inner) : IRowKernel where V : unmanaged, IFloatVector<V>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end)
+        {
+            V zero = V.Splat(0f);
+            for (int u = start; u < end; u++)
+            {
+                int o = u / n;
+                V position = V.Splat(BitConverter.Int32BitsToSingle(u % n));
+                float* indices = (float*)(index + (long)o * inner);
+                float* gradient = dy + (long)o * inner;
+                float* row = dx + (long)u * inner;
+                int w = V.Count, i = 0;
+                for (; i <= inner - w; i += w) V.Store(V.Select(V.EqualBits(V.Load(indices + i), position), V.Load(gradient + i), zero), row + i);
+                if (i < inner)
+                {
+                    int count = inner - i;
+                    V selected = V.EqualBits(Lanes.LoadPartial<V>(indices + i, count, 0f), position);
+                    Lanes.StorePartial(V.Select(selected, Lanes.LoadPartial<V>(gradient + i, count, 0f), zero), row + i, count);
+                }
+            }
+        }
+    }
+
     /// <summary>Reduces whole contiguous rows [start, end).</summary>
     private readonly struct Rows<V>(ReduceOp op, float* x, float* y, int n, int treeDepth) : IRowKernel where V : unmanaged, IFloatVector<V>
     {

@@ -40,18 +40,11 @@ public static unsafe class Softmax
             {
                 float* source = x + (long)r * cols;
                 float* destination = y + (long)r * cols;
-                if (cols <= CacheResidentCols)
-                {
-                    float max = RowMax<V>(source, cols);
-                    float sum = SumOfExponentials<V>(source, cols, max, log ? null : destination);
-                    if (log) WriteLogProbabilities(source, destination, max, MathF.Log(sum));
-                    else Scale(destination, 1f / sum);
-                }
+                if (!log) ScaledRow<V>(source, destination, cols, 1f);
                 else
                 {
-                    OnlineMaxAndSum<V>(source, cols, out float max, out float sum);
-                    if (log) WriteLogProbabilities(source, destination, max, MathF.Log(sum));
-                    else WriteExponentials(source, destination, max, 1f / sum);
+                    MaxAndSum<V>(source, cols, out float max, out float sum);
+                    WriteLogProbabilities(source, destination, max, MathF.Log(sum));
                 }
             }
         }
@@ -65,36 +58,55 @@ public static unsafe class Softmax
             for (; i <= cols - w; i += w) V.Store((V.Load(source + i) - shift) - logNormalizer, destination + i);
             if (i < cols) Lanes.StorePartial((Lanes.LoadPartial<V>(source + i, cols - i, 0f) - shift) - logNormalizer, destination + i, cols - i);
         }
+    }
 
-        /// <summary>row *= factor, in place.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void Scale(float* row, float factor)
+    /// <summary>
+    /// destination = scale * softmax(source) for one row: the walks of <see cref="Forward"/>
+    /// (scale 1 there; <see cref="CrossEntropy"/>'s gradient scales by the loss gradient).
+    /// </summary>
+    internal static void ScaledRow<V>(float* source, float* destination, int cols, float scale) where V : unmanaged, IFloatVector<V>
+    {
+        if (cols <= CacheResidentCols)
         {
-            V f = V.Splat(factor);
-            int w = V.Count, i = 0;
-            for (; i <= cols - w; i += w) V.Store(V.Load(row + i) * f, row + i);
-            if (i < cols) Lanes.StorePartial(Lanes.LoadPartial<V>(row + i, cols - i, 0f) * f, row + i, cols - i);
+            float max = RowMax<V>(source, cols);
+            float sum = SumOfExponentials<V>(source, cols, max, destination);
+            Scale<V>(destination, cols, scale / sum);
         }
-
-        /// <summary>y = exp(x - max) * inverseSum.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void WriteExponentials(float* source, float* destination, float max, float inverseSum)
+        else
         {
-            V shift = V.Splat(max), scale = V.Splat(inverseSum);
-            int w = V.Count, i = 0;
-            for (; i <= cols - 2 * w; i += 2 * w)
-            {
-                V e0 = VectorMath.Exp(V.Load(source + i) - shift);
-                V e1 = VectorMath.Exp(V.Load(source + i + w) - shift);
-                V.Store(e0 * scale, destination + i);
-                V.Store(e1 * scale, destination + i + w);
-            }
-            for (; i <= cols - w; i += w) V.Store(VectorMath.Exp(V.Load(source + i) - shift) * scale, destination + i);
-            if (i < cols)
-            {
-                V tail = Lanes.LoadPartial<V>(source + i, cols - i, float.NegativeInfinity);
-                Lanes.StorePartial(VectorMath.Exp(tail - shift) * scale, destination + i, cols - i);
-            }
+            OnlineMaxAndSum<V>(source, cols, out float max, out float sum);
+            WriteExponentials<V>(source, destination, cols, max, scale / sum);
+        }
+    }
+
+    /// <summary>row *= factor, in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scale<V>(float* row, int cols, float factor) where V : unmanaged, IFloatVector<V>
+    {
+        V f = V.Splat(factor);
+        int w = V.Count, i = 0;
+        for (; i <= cols - w; i += w) V.Store(V.Load(row + i) * f, row + i);
+        if (i < cols) Lanes.StorePartial(Lanes.LoadPartial<V>(row + i, cols - i, 0f) * f, row + i, cols - i);
+    }
+
+    /// <summary>y = exp(x - max) * factor.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WriteExponentials<V>(float* source, float* destination, int cols, float max, float factor) where V : unmanaged, IFloatVector<V>
+    {
+        V shift = V.Splat(max), scale = V.Splat(factor);
+        int w = V.Count, i = 0;
+        for (; i <= cols - 2 * w; i += 2 * w)
+        {
+            V e0 = VectorMath.Exp(V.Load(source + i) - shift);
+            V e1 = VectorMath.Exp(V.Load(source + i + w) - shift);
+            V.Store(e0 * scale, destination + i);
+            V.Store(e1 * scale, destination + i + w);
+        }
+        for (; i <= cols - w; i += w) V.Store(VectorMath.Exp(V.Load(source + i) - shift) * scale, destination + i);
+        if (i < cols)
+        {
+            V tail = Lanes.LoadPartial<V>(source + i, cols - i, float.NegativeInfinity);
+            Lanes.StorePartial(VectorMath.Exp(tail - shift) * scale, destination + i, cols - i);
         }
     }
 
@@ -221,4 +233,110 @@ public static unsafe class Softmax
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static V FiniteShift<V>(V laneMax) where V : unmanaged, IFloatVector<V> =>
         V.Select(V.Equal(laneMax, V.Splat(float.NegativeInfinity)), V.Splat(0f), laneMax);
+
+    // Gradients, row-wise over [rows, cols] from the forward output y (as torch's
+    // _softmax_backward_data and _log_softmax_backward_data):
+    //   softmax:     dx[r, j] = y[r, j] * (dy[r, j] - sum_k dy[r, k] y[r, k])
+    //   log-softmax: dx[r, j] = dy[r, j] - exp(y[r, j]) * sum_k dy[r, k]
+    // Two walks per row: the sum (blocks of 1024 elements in two registers, block sums added with
+    // compensation, as SumOfExponentials), then the write; rows in parallel.
+    public static void Backward(float* y, float* dy, float* dx, int rows, int cols, bool log)
+    {
+        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new GradientRows<Vector512Float>(y, dy, dx, cols, log));
+        else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new GradientRows<Vector256Float>(y, dy, dx, cols, log));
+        else Parallelism.ForRows(rows, cols, new GradientRows<Vector128Float>(y, dy, dx, cols, log));
+    }
+
+    private readonly struct GradientRows<V>(float* y, float* dy, float* dx, int cols, bool log) : IRowKernel where V : unmanaged, IFloatVector<V>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+            {
+                long offset = (long)r * cols;
+                if (log) LogSoftmaxRow(y + offset, dy + offset, dx + offset, SumOfTerms<V, GradientTerm>(y + offset, dy + offset, cols));
+                else SoftmaxRow(y + offset, dy + offset, dx + offset, SumOfTerms<V, WeightedGradientTerm>(y + offset, dy + offset, cols));
+            }
+        }
+
+        /// <summary>dx = y * (dy - weightedSum).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void SoftmaxRow(float* output, float* gradient, float* destination, float weightedSum)
+        {
+            V s = V.Splat(weightedSum);
+            int w = V.Count, i = 0;
+            for (; i <= cols - w; i += w) V.Store(V.Load(output + i) * (V.Load(gradient + i) - s), destination + i);
+            if (i < cols)
+            {
+                int count = cols - i;
+                Lanes.StorePartial(Lanes.LoadPartial<V>(output + i, count, 0f) * (Lanes.LoadPartial<V>(gradient + i, count, 0f) - s), destination + i, count);
+            }
+        }
+
+        /// <summary>dx = dy - exp(y) * gradientSum.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void LogSoftmaxRow(float* output, float* gradient, float* destination, float gradientSum)
+        {
+            V s = V.Splat(gradientSum);
+            int w = V.Count, i = 0;
+            for (; i <= cols - w; i += w) V.Store(V.Load(gradient + i) - VectorMath.Exp(V.Load(output + i)) * s, destination + i);
+            if (i < cols)
+            {
+                int count = cols - i;
+                V e = VectorMath.Exp(Lanes.LoadPartial<V>(output + i, count, float.NegativeInfinity));
+                Lanes.StorePartial(Lanes.LoadPartial<V>(gradient + i, count, 0f) - e * s, destination + i, count);
+            }
+        }
+    }
+
+    /// <summary>
+    /// sum_j T(y[j], dy[j]) over a row: blocks of up to 1024 elements summed in two registers,
+    /// the block sums added with compensation.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float SumOfTerms<V, T>(float* y, float* dy, int cols) where V : unmanaged, IFloatVector<V> where T : struct, IGradientTerm
+    {
+        const int blockLength = 1024;
+        V total = V.Splat(0f), compensation = total;
+        int w = V.Count;
+        for (int block = 0; block < cols; block += blockLength)
+        {
+            int end = Math.Min(cols, block + blockLength), i = block;
+            V s0 = V.Splat(0f), s1 = s0;
+            for (; i <= end - 2 * w; i += 2 * w)
+            {
+                s0 = T.Accumulate(V.Load(y + i), V.Load(dy + i), s0);
+                s1 = T.Accumulate(V.Load(y + i + w), V.Load(dy + i + w), s1);
+            }
+            for (; i < end; i += w)
+            {
+                int count = Math.Min(w, end - i);
+                s0 = count == w ? T.Accumulate(V.Load(y + i), V.Load(dy + i), s0)
+                    : T.Accumulate(Lanes.LoadPartial<V>(y + i, count, 0f), Lanes.LoadPartial<V>(dy + i, count, 0f), s0);
+            }
+            AddCompensated(ref total, ref compensation, V.Splat(1f), s0 + s1);
+        }
+        return V.SumLanes(total - compensation);
+    }
+
+    /// <summary>The summand of a gradient row sum, added to an accumulator.</summary>
+    private interface IGradientTerm
+    {
+        static abstract V Accumulate<V>(V y, V dy, V sum) where V : unmanaged, IFloatVector<V>;
+    }
+
+    /// <summary>dy * y, for softmax.</summary>
+    private struct WeightedGradientTerm : IGradientTerm
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static V Accumulate<V>(V y, V dy, V sum) where V : unmanaged, IFloatVector<V> => V.MultiplyAdd(dy, y, sum);
+    }
+
+    /// <summary>dy alone, for log-softmax.</summary>
+    private struct GradientTerm : IGradientTerm
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static V Accumulate<V>(V y, V dy, V sum) where V : unmanaged, IFloatVector<V> => sum + dy;
+    }
 }

@@ -19,6 +19,8 @@ internal static class VectorMath
     private const float Log2E = 1.4426950408889634f;
     private const float Log2EHigh = 1.4426950216293335f;
     private const float Log2ELow = 1.925963033500011e-08f;
+    private const float TwoOverSqrtPi = 1.1283791670955126f;
+    private const float InvSqrt2Pi = 0.3989422804014327f;
 
     /// <summary>
     /// e^x = 2^k e^r with k = round(x / ln 2) and r = x - k ln 2 in [-ln2/2, ln2/2] (two-constant
@@ -189,6 +191,84 @@ internal static class VectorMath
         return V.Select(V.Equal(x, V.Splat(float.NegativeInfinity)), V.Splat(float.NaN), gelu);
     }
 
+    /// <summary>
+    /// tanh'(x) = 1 - tanh^2 x = 4 e / (1 + e)^2 with e = e^(-2|x|): no cancellation as tanh
+    /// saturates, so the tails keep their relative accuracy (0 at +-inf).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V TanhDerivative<V>(V x) where V : unmanaged, IFloatVector<V>
+    {
+        V a = V.Abs(x);
+        V e = Exp(-(a + a));
+        V r = V.Splat(1f) / (V.Splat(1f) + e);
+        return V.Splat(4f) * e * r * r;
+    }
+
+    /// <summary>sigmoid'(x) = s (1 - s) = e / (1 + e)^2 with e = e^(-|x|), accurate in both tails.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V SigmoidDerivative<V>(V x) where V : unmanaged, IFloatVector<V>
+    {
+        V e = Exp(-V.Abs(x));
+        V r = V.Splat(1f) / (V.Splat(1f) + e);
+        return e * r * r;
+    }
+
+    /// <summary>
+    /// erf'(x) = 2 / sqrt(pi) e^(-x^2), with x^2 = head + tail taken exactly (FMA) and
+    /// e^(-head - tail) = e^(-head) (1 - tail). |x| is clamped at 11, where the result is 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V ErfDerivative<V>(V x) where V : unmanaged, IFloatVector<V>
+    {
+        V a = V.Clamp(V.Abs(x), V.Splat(0f), V.Splat(11f));
+        V square = a * a;
+        V tail = V.MultiplyAdd(a, a, -square);
+        return V.Splat(TwoOverSqrtPi) * Exp(-square) * (V.Splat(1f) - tail);
+    }
+
+    /// <summary>
+    /// GELU (erf form) derivative: Phi(x) + x phi(x), phi(x) = e^(-x^2 / 2) / sqrt(2 pi). With
+    /// a = |x| / sqrt 2: Phi(x) = (1 + erf(a)) / 2 by the odd polynomial for a &lt; 1 (exactly 1/2
+    /// at 0), and beyond 1 - erfc(a) / 2 for x &gt; 0 and erfc(a) / 2 below, where
+    /// erfc(a) = e^(-a^2) Q(t) as in <see cref="ErfcTail"/> shares e^(-a^2) = e^(-x^2 / 2) with
+    /// phi, so the left tail keeps its relative accuracy. x^2 is split exactly (FMA) for the
+    /// exponential; x is clamped to +-20 (where Phi is 0 or 1 and phi is 0) everywhere but the
+    /// final x phi(x), so +-inf gives inf * 0 = NaN, as torch.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V GeluErfDerivative<V>(V x) where V : unmanaged, IFloatVector<V>
+    {
+        V half = V.Splat(0.5f);
+        V c = V.Clamp(x, V.Splat(-GeluSaturation), V.Splat(GeluSaturation));
+        V square = c * c;
+        V squareTail = V.MultiplyAdd(c, c, -square);
+        V gaussian = Exp(-(half * square)) * (V.Splat(1f) - half * squareTail);
+        V scaled = c * V.Splat(InvSqrt2);
+        V a = V.Clamp(V.Abs(scaled), V.Splat(0f), V.Splat(ErfcTailEnd));
+        V halfErfc = half * gaussian * ErfcPolynomial(a);
+        V tailCdf = V.Select(V.GreaterThan(c, V.Splat(0f)), V.Splat(1f) - halfErfc, halfErfc);
+        V cdf = V.Select(V.LessThan(a, V.Splat(ErfPolynomialEnd)), V.MultiplyAdd(half, ErfSmall(scaled), half), tailCdf);
+        return cdf + x * (gaussian * V.Splat(InvSqrt2Pi));
+    }
+
+    /// <summary>
+    /// GELU (tanh form) derivative, torch's 0.5 (1 + t) + 0.5 x (1 - t^2) u' with t = tanh u,
+    /// u = sqrt(2/pi) (x + 0.044715 x^3), rewritten through s = sigmoid(2u): 0.5 (1 + t) = s and
+    /// 1 - t^2 = 4 s (1 - s) = 4 e r^2 with e = e^(-|2u|), r = 1 / (1 + e). With 2u = x (K1 + K2 x^2),
+    /// the derivative is s + x e r^2 (K1 + 3 K2 x^2): no cancellation in either tail. As torch,
+    /// +-inf (and |x| so large that x^2 overflows) give NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V GeluTanhDerivative<V>(V x) where V : unmanaged, IFloatVector<V>
+    {
+        V square = x * x;
+        V twoU = x * V.MultiplyAdd(square, V.Splat(GeluTanhK2), V.Splat(GeluTanhK1));
+        V e = Exp(-V.Abs(twoU));
+        V r = V.Splat(1f) / (V.Splat(1f) + e);
+        V s = V.Select(V.IsNegative(twoU), e * r, r);
+        return s + x * (e * r * r) * V.MultiplyAdd(square, V.Splat(3f * GeluTanhK2), V.Splat(GeluTanhK1));
+    }
+
     /// <summary>x (C0 + z P(z)), z = x^2: erf for |x| &lt;= 1 (see <see cref="ScalarMath.ErfSmall"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static V ErfSmall<V>(V x) where V : unmanaged, IFloatVector<V>
@@ -212,6 +292,15 @@ internal static class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static V ErfcTail<V>(V a, V squareHead, V squareTail, V factor) where V : unmanaged, IFloatVector<V>
     {
+        V q = ErfcPolynomial(a);
+        V mantissa = ExpSplit(V.Clamp(-squareHead, V.Splat(-104f), V.Splat(0f)), out V power);
+        return factor * mantissa * (q - q * squareTail) * V.PowerOfTwo(power) * V.Splat(ExpPowerScale);
+    }
+
+    /// <summary>Q(t), t = 1 / (1 + a / 2): erfc(a) / exp(-a^2) for 0 &lt;= a &lt;= 10.1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V ErfcPolynomial<V>(V a) where V : unmanaged, IFloatVector<V>
+    {
         V one = V.Splat(1f);
         V t = one / V.MultiplyAdd(a, V.Splat(ErfcTailScale), one);
         V q = V.MultiplyAdd(V.Splat(ErfcQ10), t, V.Splat(ErfcQ9));
@@ -223,9 +312,7 @@ internal static class VectorMath
         q = V.MultiplyAdd(q, t, V.Splat(ErfcQ3));
         q = V.MultiplyAdd(q, t, V.Splat(ErfcQ2));
         q = V.MultiplyAdd(q, t, V.Splat(ErfcQ1));
-        q = V.MultiplyAdd(q, t, V.Splat(ErfcQ0));
-        V mantissa = ExpSplit(V.Clamp(-squareHead, V.Splat(-104f), V.Splat(0f)), out V power);
-        return factor * mantissa * (q - q * squareTail) * V.PowerOfTwo(power) * V.Splat(ExpPowerScale);
+        return V.MultiplyAdd(q, t, V.Splat(ErfcQ0));
     }
 
     /// <summary>

@@ -94,6 +94,46 @@ public sealed unsafe class SimdBackend : IBackend
     public void CrossEntropy(BufferView logits, BufferView targets, BufferView loss, BufferView valid, int rows, int cols, int ignoreIndex) =>
         Kernels.Simd.CrossEntropy.Forward(P(logits), (int*)P(targets), P(loss), P(valid), rows, cols, ignoreIndex);
 
+    /// <inheritdoc />
+    public void UnaryBackward(UnaryOp op, BufferView x, BufferView dy, BufferView dx, long count) =>
+        Elementwise.UnaryBackward(op, P(x), P(dy), P(dx), count);
+
+    /// <inheritdoc />
+    public void BinaryBackward(BinaryOp op, BufferView a, BufferView b, BufferView dy, BufferView da, BufferView db,
+        in ElementwiseLayout layout, bool needA, bool needB) =>
+        Elementwise.BinaryBackward(op, P(a), P(b), P(dy), needA ? P(da) : null, needB ? P(db) : null, layout);
+
+    /// <inheritdoc />
+    public void Copy(BufferView src, BufferView dst, in ElementwiseLayout layout) =>
+        Elementwise.Copy(P(src), P(dst), layout);
+
+    /// <inheritdoc />
+    public void ReduceMaxBackward(BufferView index, BufferView dy, BufferView dx, int outer, int n, int inner) =>
+        Kernels.Simd.Reduction.MaxBackward((int*)P(index), P(dy), P(dx), outer, n, inner);
+
+    /// <inheritdoc />
+    public void SoftmaxBackward(BufferView y, BufferView dy, BufferView dx, int rows, int cols, bool log) =>
+        Kernels.Simd.Softmax.Backward(P(y), P(dy), P(dx), rows, cols, log);
+
+    /// <inheritdoc />
+    public void LayerNormBackward(BufferView x, BufferView gamma, BufferView mean, BufferView rstd, BufferView dy,
+        BufferView dx, BufferView dgamma, BufferView dbeta, int rows, int cols, bool hasGamma, bool hasBeta) =>
+        Kernels.Simd.LayerNorm.Backward(P(x), hasGamma ? P(gamma) : null, P(mean), P(rstd), P(dy), P(dx),
+            hasGamma ? P(dgamma) : null, hasBeta ? P(dbeta) : null, rows, cols);
+
+    /// <inheritdoc />
+    public void EmbeddingBackward(BufferView ids, BufferView dy, BufferView dtable, int n, int dim, int vocab) =>
+        Kernels.Simd.Embedding.Backward((int*)P(ids), P(dy), P(dtable), n, dim, vocab);
+
+    /// <inheritdoc />
+    public void CrossEntropyBackward(BufferView logits, BufferView targets, BufferView dloss, BufferView dlogits,
+        int rows, int cols, int ignoreIndex) =>
+        Kernels.Simd.CrossEntropy.Backward(P(logits), (int*)P(targets), P(dloss), P(dlogits), rows, cols, ignoreIndex);
+
+    /// <inheritdoc />
+    public void AdamW(BufferView param, BufferView grad, BufferView m, BufferView v, long count, in AdamWStep step) =>
+        Kernels.Simd.AdamW.Step(P(param), P(grad), P(m), P(v), count, step);
+
     /// <summary>Frees all pooled memory.</summary>
     public void Dispose() => _pool.Dispose();
 }

@@ -7,12 +7,11 @@ namespace Engine.Kernels.Simd;
 // grad [count] read only), per element in the order of AdamWStep, which reproduces torch's
 // rounding (no fused multiply-adds; a true division and square root):
 //   g = grad * GradScale
-//   p = p * (1 - Lr * WeightDecay)
-//   m = m + (1 - Beta1) * (g - m)
-//   v = v * Beta2 + ((1 - Beta2) * g) * g
-//   p = p - ((Lr / BiasCorrection1) * m) / (sqrt(v) / BiasCorrection2Sqrt + Eps)
-// The scalar factors are formed once, in double and rounded to float, as torch forms them from
-// Python floats. Each element is read and written once: 16 bytes in, 12 out, so the step is
+//   p = p * Decay
+//   m = m + FirstMomentWeight * (g - m)
+//   v = v * Beta2 + (SecondMomentWeight * g) * g
+//   p = p - (StepSize * m) / (sqrt(v) / BiasCorrection2Sqrt + Eps)
+// Each element is read and written once: 16 bytes in, 12 out, so the step is
 // bound by memory bandwidth. Blocks of BlockElements are the unit of parallel work.
 public static unsafe class AdamW
 {
@@ -41,11 +40,11 @@ public static unsafe class AdamW
             _v = v;
             _count = count;
             _gradScale = step.GradScale;
-            _decay = (float)(1.0 - (double)step.Lr * step.WeightDecay);
-            _momentumWeight = (float)(1.0 - step.Beta1);
+            _decay = step.Decay;
+            _momentumWeight = step.FirstMomentWeight;
             _beta2 = step.Beta2;
-            _varianceWeight = (float)(1.0 - step.Beta2);
-            _stepSize = (float)((double)step.Lr / step.BiasCorrection1);
+            _varianceWeight = step.SecondMomentWeight;
+            _stepSize = step.StepSize;
             _biasCorrection2Sqrt = step.BiasCorrection2Sqrt;
             _eps = step.Eps;
         }

@@ -34,8 +34,10 @@ internal sealed class Options
         : int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value > 0 ? value
         : throw new ArgumentException($"{name} must be a positive integer, not '{text}'.");
 
-    public float GetFloat(string name, float fallback) =>
+    public double GetDouble(string name, double fallback) =>
         !_values.TryGetValue(name, out var text) ? fallback
-        : float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) && value >= 0 && float.IsFinite(value) ? value
+        : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value >= 0 && double.IsFinite(value) ? value
         : throw new ArgumentException($"{name} must be a non-negative number, not '{text}'.");
+
+    public float GetFloat(string name, float fallback) => (float)GetDouble(name, fallback);
 }

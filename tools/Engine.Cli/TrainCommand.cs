@@ -41,8 +41,8 @@ internal static class TrainCommand
                 SequenceLength = o.GetInt("--seq", 64),
                 TotalSteps = o.GetInt("--steps", minutes > 0 ? 1000 : 200),
                 WarmupSteps = o.GetInt("--warmup", 10),
-                MaxLearningRate = o.GetFloat("--lr", 1e-3f),
-                MinLearningRate = o.GetFloat("--lr", 1e-3f) / 10,
+                MaxLearningRate = o.GetDouble("--lr", 1e-3),
+                MinLearningRate = o.GetDouble("--lr", 1e-3) / 10,
             };
         int evalEvery = o.GetInt("--eval-every", 25);
         ulong seed = (ulong)o.GetInt("--seed", 1);

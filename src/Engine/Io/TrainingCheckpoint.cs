@@ -83,7 +83,7 @@ public static class TrainingCheckpoint
     /// <summary>The parameter names in the optimizer's parameter order (each optimizer parameter must be one of them).</summary>
     private static string[] NamesInOptimizerOrder(IReadOnlyDictionary<string, Tensor> parameters, AdamW optimizer)
     {
-        var byTensor = parameters.ToDictionary(kv => kv.Value, kv => kv.Key, ReferenceEqualityComparer.Instance);
+        var byTensor = parameters.ToDictionary<KeyValuePair<string, Tensor>, Tensor, string>(kv => kv.Value, kv => kv.Key, ReferenceEqualityComparer.Instance);
         return optimizer.Parameters.Select(p => byTensor.TryGetValue(p, out var name)
             ? name
             : throw new ArgumentException($"TrainingCheckpoint: an optimizer parameter {ShapeMath.Format(p.Shape)} is not among the named parameters.")).ToArray();

@@ -2,19 +2,19 @@ using Engine.Kernels;
 
 namespace Engine.Nn;
 
-/// <summary>Hyperparameters of <see cref="AdamW"/> (torch.optim.AdamW's defaults).</summary>
+/// <summary>Hyperparameters of <see cref="AdamW"/> (torch.optim.AdamW's defaults), in double as torch takes them.</summary>
 public sealed record AdamWOptions
 {
     /// <summary>Learning rate; change it between steps for a schedule.</summary>
-    public float LearningRate { get; init; } = 1e-3f;
+    public double LearningRate { get; init; } = 1e-3;
     /// <summary>Decay of the first moment.</summary>
-    public float Beta1 { get; init; } = 0.9f;
+    public double Beta1 { get; init; } = 0.9;
     /// <summary>Decay of the second moment.</summary>
-    public float Beta2 { get; init; } = 0.999f;
+    public double Beta2 { get; init; } = 0.999;
     /// <summary>Added to the denominator.</summary>
-    public float Eps { get; init; } = 1e-8f;
+    public double Eps { get; init; } = 1e-8;
     /// <summary>Decoupled weight decay for parameters that take it.</summary>
-    public float WeightDecay { get; init; } = 1e-2f;
+    public double WeightDecay { get; init; } = 1e-2;
 }
 
 /// <summary>
@@ -50,7 +50,7 @@ public sealed class AdamW : IDisposable
     public AdamWOptions Options { get; }
 
     /// <summary>Learning rate of the next step (a schedule sets it before each step).</summary>
-    public float LearningRate { get; set; }
+    public double LearningRate { get; set; }
 
     /// <summary>Steps taken so far (the t of the bias corrections).</summary>
     public int StepCount { get; private set; }
@@ -71,19 +71,13 @@ public sealed class AdamW : IDisposable
     public void Step(float gradScale = 1f)
     {
         StepCount++;
-        float bc1 = 1f - MathF.Pow(Options.Beta1, StepCount);
-        float bc2 = 1f - MathF.Pow(Options.Beta2, StepCount);
         using var noGrad = Autograd.NoGrad();
         for (int i = 0; i < _parameters.Length; i++)
         {
             var grad = _parameters[i].Grad;
             if (grad is null) continue;
-            var step = new AdamWStep
-            {
-                Lr = LearningRate, Beta1 = Options.Beta1, Beta2 = Options.Beta2, Eps = Options.Eps,
-                WeightDecay = _decays[i] ? Options.WeightDecay : 0f,
-                BiasCorrection1 = bc1, BiasCorrection2Sqrt = MathF.Sqrt(bc2), GradScale = gradScale,
-            };
+            var step = AdamWStep.Create(LearningRate, Options.Beta1, Options.Beta2, Options.Eps,
+                _decays[i] ? Options.WeightDecay : 0.0, StepCount, gradScale);
             F.AdamWUpdate(_parameters[i], grad, _m[i], _v[i], step);
         }
     }

@@ -8,7 +8,7 @@ public static class LearningRateSchedule
     /// (step s gets maxLr * (s + 1) / warmupSteps), then a cosine decay to <paramref name="minLr"/>
     /// at <paramref name="totalSteps"/>; minLr after that.
     /// </summary>
-    public static float WarmupCosine(int step, float maxLr, float minLr, int warmupSteps, int totalSteps)
+    public static double WarmupCosine(int step, double maxLr, double minLr, int warmupSteps, int totalSteps)
     {
         if (step < warmupSteps)
             return maxLr * (step + 1) / warmupSteps;
@@ -16,6 +16,6 @@ public static class LearningRateSchedule
             return minLr;
         double progress = (double)(step - warmupSteps) / (totalSteps - warmupSteps);
         double coefficient = 0.5 * (1.0 + Math.Cos(Math.PI * progress));
-        return (float)(minLr + coefficient * (maxLr - minLr));
+        return minLr + coefficient * (maxLr - minLr);
     }
 }

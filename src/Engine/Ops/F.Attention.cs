@@ -30,9 +30,18 @@ public static partial class F
         if (mask is not null)
             scores = Add(scores, mask);
         if (causal)
-            scores = Add(scores, CausalMask(q.Device, tq, tk));
+            scores = ApplyMask(scores, CausalMask(q.Device, tq, tk));
         var probabilities = Softmax(scores, -1);
         return scope.Keep(MatMul(probabilities, v));
+    }
+
+    /// <summary>scores + mask for a constant mask of 0 and -inf: the gradient passes through unchanged.</summary>
+    private static Tensor ApplyMask(Tensor scores, Tensor mask)
+    {
+        var masked = Binary(Kernels.BinaryOp.Add, scores, mask, "AttentionMask");
+        if (Autograd.Needs(scores))
+            Autograd.Record("AttentionMask", masked, [scores], g => [g], maskOp: true);
+        return masked;
     }
 
     /// <summary>[tq, tk] with 0 where query i may see key j (j &lt;= tk - tq + i) and -inf elsewhere.</summary>

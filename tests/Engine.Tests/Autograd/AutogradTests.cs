@@ -79,10 +79,16 @@ public sealed class AutogradTests(SimdFixture backend) : IClassFixture<SimdFixtu
         var a = Leaf([1f, 2f]);
         var b = Leaf([3f, 4f]);
         F.Sum(a + b + a.Detach() * b).Backward();
-        Assert.Equal([4f, 5f], a.Grad!.ToArray());     // 1, not 1 + b: the detached a carries nothing
-        Assert.Equal([2f, 3f], b.Grad!.ToArray());
+        Assert.Equal([1f, 1f], a.Grad!.ToArray());     // 1, not 1 + b: the detached a carries nothing
+        Assert.Equal([2f, 3f], b.Grad!.ToArray());     // 1 + a
+
+        // a + b hands the same upstream gradient to both leaves: each must get memory of its own.
+        a.ClearGrad();
+        b.ClearGrad();
+        F.Sum(a + b).Backward();
         a.ZeroGrad();
-        Assert.Equal([2f, 3f], b.Grad!.ToArray());
+        Assert.Equal([0f, 0f], a.Grad!.ToArray());
+        Assert.Equal([1f, 1f], b.Grad!.ToArray());
     }
 
     [Fact]

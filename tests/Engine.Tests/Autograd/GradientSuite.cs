@@ -205,10 +205,29 @@ public abstract class GradientSuite<TFixture>(TFixture backend) : IClassFixture<
         bool affine = c.Seed % 3 != 0;
         var y = F.LayerNorm(x, affine ? gamma : null, affine ? beta : null, 1e-5f);
         var ty = TT.nn.functional.layer_norm(tx, [cols], affine ? tgamma : null, affine ? tbeta : null, 1e-5);
-        BackwardWeighted(y, ty, c.Seed);
-        AssertGrad(x, tx, 5e-5, $"LayerNorm dx {c}");
+        var w = Tensor.Randn(D, y.Shape, c.Seed + 99);
+        F.Sum(F.Mul(y, w)).Backward();
+        var tw = Oracle.ToTorch(w);
+        (ty * tw).sum().backward();
+
+        // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) cancels when a row has few columns
+        // (over two columns xhat = +-1 up to eps, and the terms cancel to ~eps / var); over one
+        // column it is exactly 0. float32 cannot resolve the cancelled remainder, so dx is judged
+        // against the size of its terms, ||rstd * g||, the op's condition, as sums are judged
+        // against the sum of magnitudes. dgamma over one column is exactly 0 likewise.
+        var rstd = (tx.var([-1L], false, true) + 1e-5).rsqrt();
+        var terms = rstd * tw * (affine ? tgamma : TT.ones(cols, TT.ScalarType.Float64));
+        double termNorm = terms.norm().item<double>();
+        var dx = x.Grad!.ToArray();
+        var expected = Oracle.Values(tx.grad!);
+        double diff = Math.Sqrt(dx.Select((v, i) => (v - expected[i]) * (v - expected[i])).Sum());
+        double refNorm = Math.Sqrt(expected.Select(v => v * v).Sum());
+        Assert.True(diff <= 5e-5 * Math.Max(refNorm, termNorm) + 1e-30, $"LayerNorm dx {c}: error {diff:E3}, reference norm {refNorm:E3}, term norm {termNorm:E3}");
         if (!affine) return;
-        AssertGrad(gamma, tgamma, 1e-4, $"LayerNorm dgamma {c}");
+        if (cols == 1)
+            Assert.All(gamma.Grad!.ToArray(), g => Assert.True(Math.Abs(g) <= 1e-6, $"LayerNorm dgamma over one column is {g}"));
+        else
+            AssertGrad(gamma, tgamma, 1e-4, $"LayerNorm dgamma {c}");
         AssertGrad(beta, tbeta, 1e-4, $"LayerNorm dbeta {c}");
     }
 

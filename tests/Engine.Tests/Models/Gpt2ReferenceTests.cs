@@ -61,7 +61,7 @@ public abstract class Gpt2ReferenceSuite<TFixture>(TFixture backend) : IClassFix
         // Ten AdamW steps on the same batch sequence, weight decay on every parameter on both sides.
         foreach (var p in model.Parameters.Values) p.ZeroGrad();
         foreach (var p in reference.Parameters.Values) p.grad?.zero_();
-        var options = new AdamWOptions { LearningRate = 1e-3f, WeightDecay = 0.1f };
+        var options = new AdamWOptions { LearningRate = 1e-3, WeightDecay = 0.1 };
         using var optimizer = new AdamW(model.Parameters.Values, options);
         var torchOptimizer = TT.optim.AdamW(reference.Parameters.Values, lr: 1e-3, weight_decay: 0.1);
         for (int step = 0; step < Steps; step++)

@@ -6,7 +6,7 @@ namespace Engine.Tests;
 public sealed class Gpt2TrainingTests(SimdFixture backend) : IClassFixture<SimdFixture>
 {
     private static readonly Gpt2Config Tiny = new(Layers: 2, Heads: 2, Channels: 16, VocabSize: 50, MaxSequence: 16);
-    private static readonly Gpt2TrainingOptions Options = new() { BatchSize = 2, SequenceLength = 8, TotalSteps = 12, WarmupSteps = 2, MaxLearningRate = 1e-2f, MinLearningRate = 1e-3f };
+    private static readonly Gpt2TrainingOptions Options = new() { BatchSize = 2, SequenceLength = 8, TotalSteps = 30, WarmupSteps = 2, MaxLearningRate = 3e-2, MinLearningRate = 3e-3 };
 
     /// <summary>A repeating pattern the model can learn, cut at a step-dependent offset.</summary>
     private static (int[] Ids, int[] Targets) Batch(int step)
@@ -38,7 +38,7 @@ public sealed class Gpt2TrainingTests(SimdFixture backend) : IClassFixture<SimdF
                     if (s == 5) trainer.SaveCheckpoint(path);
                 }
             }
-            Assert.True(straight[^1] < straight[0] * 0.8f, $"loss went from {straight[0]} to {straight[^1]}");
+            Assert.True(straight[^1] < straight[0] * 0.85f, $"loss went from {straight[0]} to {straight[^1]}");
 
             var resumed = new List<float>();
             using (var model = Gpt2Model.Create(backend.Device, Tiny, seed: 99))
@@ -106,7 +106,8 @@ public sealed class Gpt2TrainingTests(SimdFixture backend) : IClassFixture<SimdF
         Assert.Contains("exceed the context of 16", tooLong.Message);
 
         // An infinite bias makes the first MLP's output infinite; the error names the step and the op.
-        model.Parameters["h.0.mlp.c_fc.bias"].CopyFrom(Tensor.Full(backend.Device, [64], float.PositiveInfinity));
+        using (Autograd.NoGrad())
+            model.Parameters["h.0.mlp.c_fc.bias"].CopyFrom(Tensor.Full(backend.Device, [64], float.PositiveInfinity));
         using var trainer = new Gpt2Trainer(model, Options, Batch);
         var diverged = Assert.Throws<NonFiniteException>(() => trainer.TrainStep());
         Assert.Contains("Training step 0", diverged.Message);

@@ -16,15 +16,15 @@ public sealed record Gpt2TrainingOptions
     /// <summary>Linear warm-up steps.</summary>
     public int WarmupSteps { get; init; } = 10;
     /// <summary>Peak learning rate.</summary>
-    public float MaxLearningRate { get; init; } = 6e-4f;
+    public double MaxLearningRate { get; init; } = 6e-4;
     /// <summary>Learning rate at the end of the cosine decay.</summary>
-    public float MinLearningRate { get; init; } = 6e-5f;
+    public double MinLearningRate { get; init; } = 6e-5;
     /// <summary>Decoupled weight decay of the matrices (biases and layer norms take none).</summary>
-    public float WeightDecay { get; init; } = 0.1f;
+    public double WeightDecay { get; init; } = 0.1;
     /// <summary>AdamW beta1.</summary>
-    public float Beta1 { get; init; } = 0.9f;
+    public double Beta1 { get; init; } = 0.9;
     /// <summary>AdamW beta2.</summary>
-    public float Beta2 { get; init; } = 0.95f;
+    public double Beta2 { get; init; } = 0.95;
     /// <summary>Global gradient-norm clip; 0 disables clipping.</summary>
     public float MaxGradNorm { get; init; } = 1f;
 }
@@ -36,7 +36,7 @@ public sealed record Gpt2TrainingOptions
 /// <param name="LearningRate">Learning rate used.</param>
 /// <param name="Tokens">Tokens processed.</param>
 /// <param name="Elapsed">Wall time of the step.</param>
-public sealed record TrainStepResult(int Step, float Loss, float GradNorm, float LearningRate, int Tokens, TimeSpan Elapsed);
+public sealed record TrainStepResult(int Step, float Loss, float GradNorm, double LearningRate, int Tokens, TimeSpan Elapsed);
 
 /// <summary>
 /// Trains a <see cref="Gpt2Model"/> with AdamW, warm-up + cosine learning rate and global
@@ -57,7 +57,7 @@ public sealed class Gpt2Trainer : IDisposable
         Model = model;
         Options = options;
         _batchForStep = batchForStep;
-        var names = model.Parameters.ToDictionary(kv => kv.Value, kv => kv.Key, ReferenceEqualityComparer.Instance);
+        var names = model.Parameters.ToDictionary<KeyValuePair<string, Tensor>, Tensor, string>(kv => kv.Value, kv => kv.Key, ReferenceEqualityComparer.Instance);
         Optimizer = new AdamW(model.Parameters.Values,
             new AdamWOptions { LearningRate = options.MaxLearningRate, Beta1 = options.Beta1, Beta2 = options.Beta2, WeightDecay = options.WeightDecay },
             p => Gpt2Model.Decays(names[p]));
@@ -93,7 +93,7 @@ public sealed class Gpt2Trainer : IDisposable
         var clock = Stopwatch.StartNew();
         int step = Step;
         var (ids, targets) = _batchForStep(step);
-        float lr = LearningRateSchedule.WarmupCosine(step, Options.MaxLearningRate, Options.MinLearningRate, Options.WarmupSteps, Options.TotalSteps);
+        double lr = LearningRateSchedule.WarmupCosine(step, Options.MaxLearningRate, Options.MinLearningRate, Options.WarmupSteps, Options.TotalSteps);
         float loss;
         var device = Model.Device;
         using (var scope = device.Scope())

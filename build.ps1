@@ -52,8 +52,11 @@ switch ($Verb) {
         if (Test-Path $conformance) { Get-Content $conformance }
         $passed = 0; $failed = 0; $skipped = 0
         foreach ($trx in Get-ChildItem $results -Filter *.trx) {
-            $counters = ([xml](Get-Content $trx.FullName)).TestRun.ResultSummary.Counters
+            $summary = ([xml](Get-Content $trx.FullName)).TestRun.ResultSummary
+            $counters = $summary.Counters
             $passed += [int]$counters.passed; $failed += [int]$counters.failed; $skipped += [int]$counters.total - [int]$counters.executed
+            # A run whose test host crashed ends "Failed" with no failed test: count the crash as a failure.
+            if ($summary.outcome -notin @("Completed", "Passed", "Warning") -and [int]$counters.failed -eq 0) { $failed += 1 }
         }
         Write-Output "$passed passed, $failed failed, $skipped skipped"
         if ($failed -gt 0 -or $status -ne 0) { exit 1 }

@@ -60,6 +60,11 @@ summarize_trx() {
     ex=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$line")
     # Skipped tests are neither executed nor counted as notExecuted in a TRX file.
     passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0})); skipped=$((skipped + ${t:-0} - ${ex:-0}))
+    # A run whose test host crashed ends "Failed" with no failed test: count the crash as a failure.
+    if ! grep -q '<ResultSummary outcome="\(Completed\|Passed\|Warning\)"' "$f" && [ "${fl:-0}" -eq 0 ]; then
+      echo "build.sh test: the test run in $f did not complete (the test host crashed or was aborted; see the log above)." >&2
+      failed=$((failed + 1))
+    fi
   done
   echo "$passed passed, $failed failed, $skipped skipped"
   [ "$failed" -eq 0 ]

@@ -213,6 +213,8 @@ public sealed class IlgpuBackend : IBackend
             if (_disposed)
                 return;
             _accelerator.Bind();
+            // Kernels queued before the storage went back to the pool may still use it.
+            _accelerator.Synchronize();
             storage.Buffer.Dispose();
         }
     }
@@ -645,6 +647,15 @@ public sealed class IlgpuBackend : IBackend
     /// <summary>Frees all device memory, the accelerator and the ILGPU context.</summary>
     public void Dispose()
     {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                // Queued kernels may still use buffers the pool is about to free.
+                _accelerator.Bind();
+                _accelerator.Synchronize();
+            }
+        }
         _pool.Dispose();
         lock (_lock)
         {

@@ -11,6 +11,11 @@ internal sealed class SizeClassPool<T> : IDisposable where T : Storage
     private readonly Func<long, T> _create;
     private readonly Action<T> _free;
     private readonly Dictionary<long, Stack<T>> _cached = new();
+    // Every block made and not yet freed, in use or cached. Holding them here keeps a block whose
+    // tensors were dropped without Dispose reachable until their finalizer returns it: a backend
+    // buffer with a finalizer of its own (ILGPU's) must not be freed by the collector behind the
+    // pool's back and then handed out again.
+    private readonly HashSet<T> _live = new(ReferenceEqualityComparer.Instance);
     private readonly object _lock = new();
     private long _bytes;
     private bool _disposed;
@@ -57,6 +62,7 @@ internal sealed class SizeClassPool<T> : IDisposable where T : Storage
             created = _create(size);
         }
         Interlocked.Add(ref _bytes, size * sizeof(float));
+        lock (_lock) _live.Add(created);
         return created;
     }
 
@@ -66,6 +72,7 @@ internal sealed class SizeClassPool<T> : IDisposable where T : Storage
         {
             if (_disposed)
             {
+                _live.Remove(storage);
                 _free(storage);
                 return;
             }
@@ -84,6 +91,7 @@ internal sealed class SizeClassPool<T> : IDisposable where T : Storage
                 {
                     var s = stack.Pop();
                     Interlocked.Add(ref _bytes, -s.Length * sizeof(float));
+                    _live.Remove(s);
                     _free(s);
                 }
         }

@@ -141,17 +141,24 @@ internal static class GenerateCommand
         var clock = Stopwatch.StartNew();
         var generated = new List<int>();
         string shown = "";
-        Gpt2Generation.Generate(model, ids, tokens, sampling, useCache: !o.Flag("--no-cache"), onToken: token =>
+        void Show(bool final)
         {
-            // Decode the whole continuation each time: a character can span several tokens.
-            generated.Add(token);
+            // Decode the whole continuation each time (a character can span several tokens) and
+            // hold back a trailing incomplete character until the tokens that finish it arrive.
             string text = tokenizer.Decode(generated.ToArray());
+            if (!final) text = text.TrimEnd('\uFFFD');
             if (text.Length > shown.Length && text.StartsWith(shown, StringComparison.Ordinal))
             {
                 Console.Write(text[shown.Length..]);
                 shown = text;
             }
+        }
+        Gpt2Generation.Generate(model, ids, tokens, sampling, useCache: !o.Flag("--no-cache"), onToken: token =>
+        {
+            generated.Add(token);
+            Show(final: false);
         });
+        Show(final: true);
         Console.WriteLine();
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{generated.Count} tokens in {clock.Elapsed.TotalSeconds:F2} s, {generated.Count / clock.Elapsed.TotalSeconds:F1} tokens/s]"));
         return 0;

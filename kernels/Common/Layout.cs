@@ -101,3 +101,25 @@ public struct MatMulDesc
     /// <summary>Floating-point operations of the product: 2 * Batch * M * N * K.</summary>
     public readonly double Flops => 2.0 * Batch * M * N * K;
 }
+
+/// <summary>
+/// The shapes of a fused scaled dot-product attention. q [Batch, QueryHeads, QueryLength, HeadSize],
+/// k and v [Batch, KvHeads, KeyLength, HeadSize], out [Batch, QueryHeads, QueryLength, HeadSize] and
+/// lse [Batch, QueryHeads, QueryLength], all contiguous. QueryHeads is a multiple of KvHeads:
+/// query head h reads kv head h / (QueryHeads / KvHeads) (grouped-query attention).
+/// Scores s_ij = Scale * q_i . k_j (+ mask_ij) are -inf where masked; with Causal, query i sees
+/// keys j &lt;= i + KeyLength - QueryLength (the diagonal aligned bottom-right, as for queries that
+/// extend a cache). The optional additive mask is read at
+/// b * MaskBatchStride + h * MaskHeadStride + i * MaskRowStride + j (strides 0 broadcast; -inf drops).
+/// A row whose keys are all masked has lse = -inf and an output of zeros, never NaN.
+/// </summary>
+public struct AttentionDesc
+{
+    public int Batch, QueryHeads, KvHeads, QueryLength, KeyLength, HeadSize;
+    public float Scale;
+    /// <summary>Nonzero for the causal mask.</summary>
+    public int Causal;
+    /// <summary>Nonzero when an additive mask is given.</summary>
+    public int HasMask;
+    public long MaskBatchStride, MaskHeadStride, MaskRowStride;
+}

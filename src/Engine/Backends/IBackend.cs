@@ -137,4 +137,24 @@ public interface IBackend : IDisposable
 
     /// <summary>One fused AdamW update of <paramref name="count"/> contiguous parameters in place; see <see cref="AdamWStep"/>.</summary>
     void AdamW(BufferView param, BufferView grad, BufferView m, BufferView v, long count, in AdamWStep step);
+
+    // ---- fused attention (flash-style: memory linear in the sequence length) ----
+
+    /// <summary>
+    /// out = softmax(scores) v per (batch, query head), see <see cref="AttentionDesc"/>, computed
+    /// block by block with an online softmax (running max and sum) so the [Tq, Tk] score matrix
+    /// is never stored; also writes lse_i = log sum_j exp(s_ij) for the backward. mask is read
+    /// only when desc.HasMask.
+    /// </summary>
+    void AttentionForward(in AttentionDesc desc, BufferView q, BufferView k, BufferView v, BufferView mask,
+        BufferView output, BufferView lse);
+
+    /// <summary>
+    /// Gradients of <see cref="AttentionForward"/> from dout, recomputing p_ij = exp(s_ij - lse_i)
+    /// block by block: with D_i = sum_d dout_id out_id and ds_ij = p_ij (dout_i . v_j - D_i),
+    /// dq_i = Scale sum_j ds_ij k_j, dk_j = Scale sum_i ds_ij q_i, dv_j = sum_i p_ij dout_i; dk and dv
+    /// sum over the query heads sharing a kv head. Overwrites dq, dk, dv; deterministic (no atomics).
+    /// </summary>
+    void AttentionBackward(in AttentionDesc desc, BufferView q, BufferView k, BufferView v, BufferView mask,
+        BufferView output, BufferView lse, BufferView dout, BufferView dq, BufferView dk, BufferView dv);
 }

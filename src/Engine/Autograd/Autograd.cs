@@ -77,17 +77,13 @@ public static class Autograd
     /// the inputs' gradients, each of its input's shape, or null. <paramref name="saved"/> are
     /// aliases from <see cref="Save"/>, freed with the node.
     /// </summary>
-    internal static void Record(string op, Tensor output, Tensor?[] inputs, Func<Tensor, Tensor?[]> backward, params Tensor[] saved) =>
-        Record(op, output, inputs, backward, maskOp: false, saved);
-
-    /// <summary>As <see cref="Record(string, Tensor, Tensor?[], Func{Tensor, Tensor?[]}, Tensor[])"/>; a mask op's -inf outputs are by design, so the finite check lets them pass.</summary>
-    internal static void Record(string op, Tensor output, Tensor?[] inputs, Func<Tensor, Tensor?[]> backward, bool maskOp, params Tensor[] saved)
+    internal static void Record(string op, Tensor output, Tensor?[] inputs, Func<Tensor, Tensor?[]> backward, params Tensor[] saved)
     {
         output.GradFn = new GradNode(op, inputs, backward, saved);
         if (_checkingFinite > 0 && output.DType == DType.Float32)
         {
             var values = output.ToArray();
-            int bad = Array.FindIndex(values, v => !(float.IsFinite(v) || (maskOp && float.IsNegativeInfinity(v))));
+            int bad = Array.FindIndex(values, v => !float.IsFinite(v));
             if (bad >= 0)
                 throw new NonFiniteException(op, $"{op}: output {ShapeMath.Format(output.Shape)} holds {values[bad]} at flat position {bad} (inputs {string.Join(", ", inputs.Where(i => i is not null).Select(i => ShapeMath.Format(i!.Shape)))}).");
         }

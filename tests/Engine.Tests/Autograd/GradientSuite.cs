@@ -271,29 +271,10 @@ public abstract class GradientSuite<TFixture>(TFixture backend) : IClassFixture<
         BackwardWeighted(flat, ty.reshape(-1), c.Seed);
         AssertGrad(x, tx, Bound, $"view chain gradient {c}");
     }
-
-    [Theory]
-    [InlineData(1, 1, 4, false)]
-    [InlineData(2, 7, 8, true)]
-    [InlineData(1, 33, 16, true)]
-    [InlineData(2, 13, 5, false)]
-    public void Attention_gradients_match_torch(int heads, int tokens, int headSize, bool causal)
-    {
-        using var scope = D.Scope();
-        tokens = Math.Min(tokens, backend.MaxDim);
-        var (q, tq) = Leaf(Tensor.Randn(D, [2, heads, tokens, headSize], 1));
-        var (k, tk) = Leaf(Tensor.Randn(D, [2, heads, tokens, headSize], 2));
-        var (v, tv) = Leaf(Tensor.Randn(D, [2, heads, tokens, headSize], 3));
-        var y = F.ScaledDotProductAttention(q, k, v, causal);
-        var ty = TT.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_casual: causal);
-        Oracle.AssertClose(y, ty, 1e-5, $"attention forward T {tokens} causal {causal}");
-        BackwardWeighted(y, ty, 4);
-        AssertGrad(q, tq, 1e-4, "attention dq");
-        AssertGrad(k, tk, 1e-4, "attention dk");
-        AssertGrad(v, tv, 1e-4, "attention dv");
-    }
 }
 
 public sealed class GradientsOnSimd(SimdFixture backend) : GradientSuite<SimdFixture>(backend);
 
 public sealed class GradientsOnIlgpuCpu(IlgpuCpuFixture backend) : GradientSuite<IlgpuCpuFixture>(backend);
+
+public sealed class GradientsOnIlgpuCpuGpuGroups(IlgpuCpuGpuGroupsFixture backend) : GradientSuite<IlgpuCpuGpuGroupsFixture>(backend);

@@ -132,9 +132,8 @@ public sealed class BertEncoder : IDisposable
         var q = Heads(F.Linear(x, P(p + "attention.self.query.weight"), P(p + "attention.self.query.bias")));
         var k = Heads(F.Linear(x, P(p + "attention.self.key.weight"), P(p + "attention.self.key.bias")));
         var v = Heads(F.Linear(x, P(p + "attention.self.value.weight"), P(p + "attention.self.value.bias")));
-        var scores = F.MatMul(q, k.Transpose(-1, -2), null, 1f / MathF.Sqrt(headSize));   // [B, H, T, T]
-        var probs = F.Softmax(scores + keyBias, -1);
-        var context = F.MatMul(probs, v).Permute(0, 2, 1, 3).Reshape(batch, tokens, Config.Hidden);
+        var context = F.ScaledDotProductAttention(q, k, v, mask: keyBias)                      // [B, H, T, D]
+            .Permute(0, 2, 1, 3).Reshape(batch, tokens, Config.Hidden);
         var attention = F.Linear(context, P(p + "attention.output.dense.weight"), P(p + "attention.output.dense.bias"));
         x = F.LayerNorm(x + attention, P(p + "attention.output.LayerNorm.weight"), P(p + "attention.output.LayerNorm.bias"), Config.LayerNormEps);
 

@@ -146,21 +146,25 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>Uniform values in [low, high). The same seed gives the same values on every device.</summary>
-    public static Tensor Rand(Device device, ReadOnlySpan<int> shape, ulong seed, float low = 0f, float high = 1f)
+    public static Tensor Rand(Device device, ReadOnlySpan<int> shape, ulong seed, float low = 0f, float high = 1f, bool requiresGrad = false)
     {
         var dims = ShapeMath.Validate(shape, "Rand");
         var values = new float[ShapeMath.Count(dims)];
         CounterRandom.FillUniform(values, seed, low, high);
-        return FromValues(device, values, dims);
+        var t = FromValues(device, values, dims);
+        t.RequiresGrad = requiresGrad;
+        return t;
     }
 
     /// <summary>Normal values with the given mean and standard deviation. The same seed gives the same values on every device.</summary>
-    public static Tensor Randn(Device device, ReadOnlySpan<int> shape, ulong seed, float mean = 0f, float std = 1f)
+    public static Tensor Randn(Device device, ReadOnlySpan<int> shape, ulong seed, float mean = 0f, float std = 1f, bool requiresGrad = false)
     {
         var dims = ShapeMath.Validate(shape, "Randn");
         var values = new float[ShapeMath.Count(dims)];
         CounterRandom.FillNormal(values, seed, mean, std);
-        return FromValues(device, values, dims);
+        var t = FromValues(device, values, dims);
+        t.RequiresGrad = requiresGrad;
+        return t;
     }
 
     // ---- reading back ----

@@ -38,5 +38,6 @@ internal static class OnnxOpTable
         ["Split"] = new SplitOnnxOp(),
         ["Gather"] = new GatherOnnxOp(),
         ["SoftmaxCrossEntropyLoss"] = new SoftmaxCrossEntropyLossOnnxOp(),
+        ["Attention"] = new AttentionOnnxOp(),
     };
 }

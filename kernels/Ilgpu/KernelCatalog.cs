@@ -41,6 +41,9 @@ public static class KernelCatalog
         Explicit(typeof(CrossEntropy), nameof(CrossEntropy.Forward)),
         Explicit(typeof(CrossEntropy), nameof(CrossEntropy.Backward)),
         Explicit(typeof(AdamW), nameof(AdamW.Step)),
+        Explicit(typeof(Attention), nameof(Attention.Forward)),
+        Explicit(typeof(Attention), nameof(Attention.KeyValueBackward)),
+        Explicit(typeof(Attention), nameof(Attention.QueryBackward)),
     ];
 
     private static KernelInfo Explicit(Type family, string method) =>

@@ -74,6 +74,12 @@ public sealed class IlgpuBackend : IBackend
     private Action<KernelConfig, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>? _embeddingBackward;
     private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>? _crossEntropyBackward;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWStep>? _adamW;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, AttentionDesc>? _attentionForward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDesc>? _attentionKeyValueBackward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDesc>? _attentionQueryBackward;
 
     private IlgpuBackend(Context context, Accelerator accelerator, int groupSize)
     {
@@ -616,6 +622,117 @@ public sealed class IlgpuBackend : IBackend
                 AdamWStep>(K.AdamW.Step);
             _adamW(StrideConfig(count), View(param, count), View(grad, count), View(m, count), View(v, count), step);
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Heads up to <see cref="K.Attention.MaxHeadSize"/> (the kernels' shared-memory tiles); one
+    /// group per (batch, query head, 16 queries), see <see cref="K.Attention.Forward"/>.
+    /// </remarks>
+    public void AttentionForward(in AttentionDesc desc, BufferView q, BufferView k, BufferView v, BufferView mask,
+        BufferView output, BufferView lse)
+    {
+        CheckAttention(desc, K.Attention.ForwardSharedBytes);
+        var config = AttentionConfig((long)desc.Batch * desc.QueryHeads, desc.QueryLength, K.Attention.ForwardRows);
+        if (config is not { } launch)
+            return;
+        long qCount = (long)desc.Batch * desc.QueryHeads * desc.QueryLength * desc.HeadSize;
+        long kCount = (long)desc.Batch * desc.KvHeads * desc.KeyLength * desc.HeadSize;
+        lock (_lock)
+        {
+            Enter();
+            _attentionForward ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDesc>(K.Attention.Forward);
+            var qView = View(q, qCount);
+            _attentionForward(launch, qView, View(k, kCount), View(v, kCount), MaskView(desc, mask, qView),
+                View(output, qCount), View(lse, (long)desc.Batch * desc.QueryHeads * desc.QueryLength), desc);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Two kernels, neither with atomics: <see cref="K.Attention.KeyValueBackward"/> (one group per
+    /// batch, kv head and 16 keys) writes dk and dv, <see cref="K.Attention.QueryBackward"/> (one
+    /// group per batch, query head and 16 queries) writes dq; each forms D_i = dout_i . out_i for
+    /// the rows it reads.
+    /// </remarks>
+    public void AttentionBackward(in AttentionDesc desc, BufferView q, BufferView k, BufferView v, BufferView mask,
+        BufferView output, BufferView lse, BufferView dout, BufferView dq, BufferView dk, BufferView dv)
+    {
+        CheckAttention(desc, Math.Max(K.Attention.KeyValueSharedBytes, K.Attention.QuerySharedBytes));
+        var keyConfig = AttentionConfig((long)desc.Batch * desc.KvHeads, desc.KeyLength, K.Attention.KeyValueKeys);
+        var queryConfig = AttentionConfig((long)desc.Batch * desc.QueryHeads, desc.QueryLength, K.Attention.QueryRows);
+        long qCount = (long)desc.Batch * desc.QueryHeads * desc.QueryLength * desc.HeadSize;
+        long kCount = (long)desc.Batch * desc.KvHeads * desc.KeyLength * desc.HeadSize;
+        lock (_lock)
+        {
+            Enter();
+            var qView = View(q, qCount);
+            var kView = View(k, kCount);
+            var vView = View(v, kCount);
+            var maskView = MaskView(desc, mask, qView);
+            var outView = View(output, qCount);
+            var lseView = View(lse, (long)desc.Batch * desc.QueryHeads * desc.QueryLength);
+            var doutView = View(dout, qCount);
+            if (keyConfig is { } keyLaunch)
+            {
+                _attentionKeyValueBackward ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, AttentionDesc>(K.Attention.KeyValueBackward);
+                _attentionKeyValueBackward(keyLaunch, qView, kView, vView, maskView, outView, lseView, doutView,
+                    View(dk, kCount), View(dv, kCount), desc);
+            }
+            if (queryConfig is { } queryLaunch)
+            {
+                _attentionQueryBackward ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    AttentionDesc>(K.Attention.QueryBackward);
+                _attentionQueryBackward(queryLaunch, qView, kView, vView, maskView, outView, lseView, doutView,
+                    View(dq, qCount), desc);
+            }
+        }
+    }
+
+    /// <summary>Refuses heads larger than the attention kernels' tiles and devices with too little shared memory.</summary>
+    private void CheckAttention(in AttentionDesc desc, int sharedBytes)
+    {
+        if (desc.HeadSize > K.Attention.MaxHeadSize)
+            throw new NotSupportedException(
+                $"Fused attention on {Name} supports head sizes up to {K.Attention.MaxHeadSize} " +
+                $"(the kernels' shared-memory tiles); got {desc.HeadSize}.");
+        if (_accelerator.MaxSharedMemoryPerGroup < sharedBytes)
+            throw new NotSupportedException(
+                $"Fused attention needs {sharedBytes} bytes of shared memory per group; {Name} offers " +
+                $"{_accelerator.MaxSharedMemoryPerGroup}.");
+    }
+
+    /// <summary>
+    /// One 1-D group per (head, tile of <paramref name="tile"/> rows of <paramref name="length"/>),
+    /// <see cref="K.Attention.Threads"/> threads wide (the row-kernel width on the CPU
+    /// accelerator); null when there is no tile.
+    /// </summary>
+    private KernelConfig? AttentionConfig(long heads, int length, int tile)
+    {
+        long groups = heads * ((length + tile - 1) / tile);
+        if (groups == 0)
+            return null;
+        if (groups > _accelerator.MaxGridSize.X)
+            throw new NotSupportedException(
+                $"Fused attention over {heads} heads of {length} rows exceeds the launch grid of {Name}.");
+        return new KernelConfig(new Index1D((int)groups), new Index1D(Math.Min(_groupSize, K.Attention.Threads)));
+    }
+
+    /// <summary>
+    /// Exactly the mask elements <paramref name="desc"/> reads (the last batch, head and row's
+    /// offset plus the row), or <paramref name="unused"/> when there is no mask.
+    /// </summary>
+    private static ArrayView<float> MaskView(in AttentionDesc desc, BufferView mask, ArrayView<float> unused)
+    {
+        if (desc.HasMask == 0 || desc.QueryLength == 0 || desc.KeyLength == 0)
+            return unused;
+        long extent = (desc.Batch - 1) * desc.MaskBatchStride + (desc.QueryHeads - 1) * desc.MaskHeadStride
+            + (desc.QueryLength - 1) * desc.MaskRowStride + desc.KeyLength;
+        return View(mask, extent);
     }
 
     /// <summary>Checks the backend is alive and binds the accelerator to this thread (call under the lock).</summary>

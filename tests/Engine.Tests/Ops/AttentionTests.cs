@@ -53,8 +53,10 @@ public abstract class AttentionSuite<TFixture>(TFixture backend) : IClassFixture
             var above = TT.ones(tq, tk, TT.ScalarType.Bool).triu(tk - tq + 1);
             scores = scores.masked_fill(above, double.NegativeInfinity);
         }
-        var p = TT.nn.functional.softmax(scores, -1);
-        p = TT.where(p.isnan(), TT.zeros_like(p), p);
+        // Rows with every key masked: softmax over zeros instead (finite gradients), then zeroed.
+        var allMasked = scores.isneginf().all(-1, keepdim: true);
+        var p = TT.nn.functional.softmax(TT.where(allMasked, TT.zeros_like(scores), scores), -1);
+        p = TT.where(allMasked, TT.zeros_like(p), p);
         return p.matmul(v);
     }
 

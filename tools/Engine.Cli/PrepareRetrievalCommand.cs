@@ -26,12 +26,8 @@ internal static class PrepareRetrievalCommand
         if (maximum < minimum)
             throw new ArgumentException($"--max-relevant ({maximum}) is below --min-relevant ({minimum}).");
 
-        IReadOnlyList<BibleVerse> verses;
-        using (var reader = new StreamReader(options.Get("--kjv", ""), Encoding.UTF8))
-            verses = SwordBible.ReadVerses(reader);
-        IReadOnlyList<NaveSubtopic> subtopics;
-        using (var reader = new StreamReader(options.Get("--naves", ""), Encoding.UTF8))
-            subtopics = NaveTopics.Read(reader);
+        var verses = ReadDump(options.Get("--kjv", ""), SwordBible.ReadVerses);
+        var subtopics = ReadDump(options.Get("--naves", ""), NaveTopics.Read);
         if (verses.Count == 0 || subtopics.Count == 0)
             throw new InvalidDataException($"found {verses.Count} verses and {subtopics.Count} subtopics: are --kjv and --naves the right dumps?");
 
@@ -53,5 +49,19 @@ internal static class PrepareRetrievalCommand
         }
         Console.WriteLine($"wrote {Path.Combine(output, RetrievalDataset.DocumentsFileName)}, {RetrievalDataset.QueriesFileName}, {RetrievalDataset.QrelsFileName}");
         return 0;
+    }
+
+    /// <summary>Parses one dump, naming the file in any format error.</summary>
+    private static T ReadDump<T>(string path, Func<TextReader, T> parse)
+    {
+        using var reader = new StreamReader(path, Encoding.UTF8);
+        try
+        {
+            return parse(reader);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
     }
 }

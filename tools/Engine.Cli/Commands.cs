@@ -22,22 +22,34 @@ public static class Commands
                     return EmbedCommand.Run(args[1..]);
                 case "prepare-data":
                     return PrepareDataCommand.Run(args[1..]);
+                case "prepare-retrieval":
+                    return PrepareRetrievalCommand.Run(args[1..]);
+                case "index":
+                    return IndexCommand.Run(args[1..]);
+                case "search":
+                    return SearchCommand.Run(args[1..]);
+                case "eval":
+                    return EvalCommand.Run(args[1..]);
                 case "train":
                     return TrainCommand.Run(args[1..]);
                 case "generate":
                     return GenerateCommand.Run(args[1..]);
                 default:
-                    Console.WriteLine("usage: engine <demo|devices|embed|prepare-data|train|generate>");
+                    Console.WriteLine("usage: engine <demo|devices|embed|prepare-data|train|generate|prepare-retrieval|index|search|eval>");
                     Console.WriteLine("  demo      a tour of the tensor API and the matmul rates of each backend");
                     Console.WriteLine("  devices   the compute devices this machine offers");
                     Console.WriteLine("  embed     sentence vectors: [--model minilm|arcticxs|PATH.dll] [--input FILE|-] [--output FILE|-] [--format jsonl|npy] [--batch N] [--max-tokens N]");
                     Console.WriteLine("  prepare-data  a text file to GPT-2 token files: --input FILE --out DIR (writes train.bin and val.bin, the last 10% of tokens)");
+                    Console.WriteLine("  " + PrepareRetrievalCommand.Usage);
+                    Console.WriteLine("  " + IndexCommand.Usage);
+                    Console.WriteLine("  " + SearchCommand.Usage);
+                    Console.WriteLine("  " + EvalCommand.Usage);
                     Console.WriteLine("  " + TrainCommand.Usage);
                     Console.WriteLine("  " + GenerateCommand.Usage);
                     return verb == "help" ? 0 : 2;
             }
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or NonFiniteException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or InvalidDataException or NonFiniteException)
         {
             Console.Error.WriteLine($"engine {verb}: {e.Message}");
             return 1;

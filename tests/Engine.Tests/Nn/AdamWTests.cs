@@ -45,7 +45,7 @@ public sealed class AdamWOnSimd(SimdFixture backend) : AdamWSuite<SimdFixture>(b
     [Fact]
     public void A_corrupt_checkpoint_is_a_clear_error()
     {
-        var device = backend.Device;
+        using var device = Device.Cpu();
         var path = Path.Combine(Path.GetTempPath(), $"checkpoint-{Guid.NewGuid():N}.safetensors");
         try
         {

@@ -212,14 +212,15 @@ public static unsafe class Attention
         {
             int lanes = Math.Min(w, m - g);
             float* column = sT + g;
-            // Lane l (query i0 + g + l) sees the block's keys jl <= lastKey[l].
+            // Lane l (query i0 + g + l) sees the block's keys jl <= lastKey[l]; no lane sees those from `seen` on.
             int firstLastKey = i0 + g + p.Offset - j0;
             bool causal = p.Causal && firstLastKey < nk - 1;
+            int seen = causal ? Math.Clamp(firstLastKey + lanes, 0, nk) : nk;
             V lastKey = iota + V.Splat(firstLastKey);
             float* mask = p.Mask == null ? null : p.MaskAt(b, h, i0 + g) + j0;
 
             V blockMax = negativeInfinity;
-            for (int jl = 0; jl < nk; jl++)
+            for (int jl = 0; jl < seen; jl++)
             {
                 float* at = column + (nint)jl * ld;
                 V s = V.Load(at);
@@ -232,14 +233,28 @@ public static unsafe class Attention
             V oldMax = V.Load(max + g);
             V newMax = V.MaxFast(oldMax, blockMax);
             V shift = V.Select(V.Equal(newMax, negativeInfinity), V.Splat(0f), newMax);
-            V total = V.Splat(0f);
-            for (int jl = 0; jl < nk; jl++)
+            // Two rows at a time: two exponentials in flight hide each one's latency.
+            V total = V.Splat(0f), total1 = total;
+            int jl2 = 0;
+            for (; jl2 + 1 < seen; jl2 += 2)
             {
-                float* at = column + (nint)jl * ld;
+                float* at = column + (nint)jl2 * ld;
+                V e0 = VectorMath.Exp(V.Load(at) - shift);
+                V e1 = VectorMath.Exp(V.Load(at + ld) - shift);
+                V.Store(e0, at);
+                V.Store(e1, at + ld);
+                total += e0;
+                total1 += e1;
+            }
+            if (jl2 < seen)
+            {
+                float* at = column + (nint)jl2 * ld;
                 V e = VectorMath.Exp(V.Load(at) - shift);
                 V.Store(e, at);
                 total += e;
             }
+            total += total1;
+            for (int jl = seen; jl < nk; jl++) V.Store(V.Splat(0f), column + (nint)jl * ld);
             V factor = VectorMath.Exp(oldMax - shift);
             V.Store(factor, rescale + g);
             V.Store(newMax, max + g);
@@ -496,10 +511,12 @@ public static unsafe class Attention
             int lanes = Math.Min(w, m - g);
             int firstLastKey = i0 + g + p.Offset - j0;
             bool causal = p.Causal && firstLastKey < nk - 1;
+            int seen = causal ? Math.Clamp(firstLastKey + lanes, 0, nk) : nk;
             V lastKey = iota + V.Splat(firstLastKey);
             float* mask = p.Mask == null ? null : p.MaskAt(b, h, i0 + g) + j0;
             V laneShift = V.Load(shift + g), laneDelta = V.Load(delta + g);
-            for (int jl = 0; jl < nk; jl++)
+            for (int jl = seen; jl < nk; jl++) V.Store(V.Splat(0f), dST + (nint)jl * ld + g);
+            for (int jl = 0; jl < seen; jl++)
             {
                 nint at = (nint)jl * ld + g;
                 V x = V.Load(sT + at);

@@ -652,7 +652,7 @@ public static unsafe class Matmul
     /// Native 64-byte aligned scratch that grows on demand and is kept for the thread's life, so
     /// steady-state calls allocate nothing; freed by the finalizer once its thread has ended.
     /// </summary>
-    private sealed class PackBuffer
+    internal sealed class PackBuffer
     {
         private float* _data;
         private nint _capacity;

@@ -134,6 +134,17 @@ public sealed unsafe class SimdBackend : IBackend
     public void AdamW(BufferView param, BufferView grad, BufferView m, BufferView v, long count, in AdamWStep step) =>
         Kernels.Simd.AdamW.Step(P(param), P(grad), P(m), P(v), count, step);
 
+    /// <inheritdoc />
+    public void AttentionForward(in AttentionDesc desc, BufferView q, BufferView k, BufferView v, BufferView mask,
+        BufferView output, BufferView lse) =>
+        Kernels.Simd.Attention.Forward(desc, P(q), P(k), P(v), desc.HasMask != 0 ? P(mask) : null, P(output), P(lse));
+
+    /// <inheritdoc />
+    public void AttentionBackward(in AttentionDesc desc, BufferView q, BufferView k, BufferView v, BufferView mask,
+        BufferView output, BufferView lse, BufferView dout, BufferView dq, BufferView dk, BufferView dv) =>
+        Kernels.Simd.Attention.Backward(desc, P(q), P(k), P(v), desc.HasMask != 0 ? P(mask) : null, P(output), P(lse),
+            P(dout), P(dq), P(dk), P(dv));
+
     /// <summary>Frees all pooled memory.</summary>
     public void Dispose() => _pool.Dispose();
 }

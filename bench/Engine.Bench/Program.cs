@@ -12,6 +12,7 @@ const string usage = $"""
            Engine.Bench {ComparisonOptions.Usage}
            Engine.Bench bert [--rounds N]   MiniLM (BERT, 6 layers) against ONNX Runtime: batch 1 x 128 and 32 x 128 tokens
            Engine.Bench {Gpt2TrainingComparison.Usage}
+           Engine.Bench {AttentionComparison.Usage}
     """;
 
 switch (args.FirstOrDefault())
@@ -33,6 +34,8 @@ switch (args.FirstOrDefault())
         return BertComparison.Run(args[1..]);
     case "gpt2":
         return Gpt2TrainingComparison.Run(args[1..]);
+    case "attention":
+        return AttentionComparison.Run(args[1..]);
     default:
         Console.Error.WriteLine(usage);
         return 2;

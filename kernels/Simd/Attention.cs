@@ -33,15 +33,15 @@ namespace Engine.Kernels.Simd;
 // Backward, by recomputation (dout_i, D_i = dout_i . out_i):
 //   p_ij = exp(s_ij - lse_i) (0 where masked, or where lse_i = -inf), ds_ij = p_ij (dout_i . v_j - D_i)
 //   dv_j = sum_i p_ij dout_i,  dk_j = Scale sum_i ds_ij q_i,  dq_i = Scale sum_j ds_ij k_j
-// A key block's pass (k^T and v^T transposed once) loops over the query heads of its group and
-// the query blocks that see it:
+// A key span's pass (up to 4 key blocks, their k^T and v^T transposed once) loops over the query
+// heads of its group and the query blocks that see the span, and for each over its key blocks:
 //     S = Scale q_blk k^T, dP = dout_blk v^T          [queries, keys]
 //     P, dS elementwise; dV += P^T dout_blk, dK += dS^T q_blk, and optionally dq_blk += dS k_blk
 // Two schedules, neither with atomics:
-// - By kv head, when there are enough (b, kv head) pairs to share among the threads: one task
-//   owns dk, dv of a kv head and dq of its query heads, and runs the key blocks in order, each
-//   adding its dS k_blk into dq (FlashAttention-2's backward, with dq owned instead of atomic).
-// - Split otherwise: tasks per (b, kv head, key block) write dk, dv; tasks per (b, h, query
+// - By kv head, when the (b, kv head) pairs share well among the threads: one task
+//   owns dk, dv of a kv head and dq of its query heads, and runs the key spans in order, adding
+//   each dS k_blk into dq (FlashAttention-2's backward, with dq owned instead of atomic).
+// - Split otherwise: tasks per (b, kv head, key span) write dk, dv; tasks per (b, h, query
 //   block) recompute S^T = Scale k_blk q^T and dP^T = v_blk dout^T (q^T, dout^T transposed once)
 //   key block by key block and accumulate dq. Both kinds run side by side.
 // Every s_ij, p_ij and ds_ij is the same whichever layout computes it (one chain of fused
@@ -60,8 +60,6 @@ public static unsafe class Attention
     private const int KeyBlockRegisters = 6;
     /// <summary>Below this many floating-point operations a call runs on the calling thread.</summary>
     private const double ParallelMinFlops = 1 << 21;
-    /// <summary>The backward runs by kv head when there are at least this many (b, kv head) pairs per thread.</summary>
-    private const int HeadTasksPerThread = 4;
 
     /// <summary>out and lse of the attention described by <paramref name="desc"/>; mask is read only when desc.HasMask.</summary>
     public static void Forward(in AttentionDesc desc, float* q, float* k, float* v, float* mask, float* output, float* lse)
@@ -92,9 +90,17 @@ public static unsafe class Attention
         float* dout, float* dq, float* dk, float* dv, bool split) where V : unmanaged, IFloatVector<V> =>
         Backward<V>(new Problem(desc, q, k, v, mask, output, lse, dout, dq, dk, dv), split);
 
-    /// <summary>Whether the split schedule is needed to give every thread work.</summary>
-    private static bool SplitBackward(in Problem p) =>
-        RunsInParallel(p) && (long)p.Batch * p.KvHeads < (long)HeadTasksPerThread * Environment.ProcessorCount;
+    /// <summary>
+    /// Whether the split schedule finishes first: by kv head the busiest thread runs
+    /// ceil(pairs / threads) (b, kv head) pairs of 5 products each, while split spreads the 7
+    /// products of every pair (S and dP are computed twice) evenly over the threads.
+    /// </summary>
+    private static bool SplitBackward(in Problem p)
+    {
+        if (!RunsInParallel(p)) return false;
+        long pairs = (long)p.Batch * p.KvHeads, threads = Environment.ProcessorCount;
+        return 5.0 * ((pairs + threads - 1) / threads) > 7.0 * pairs / threads;
+    }
 
     /// <summary>Whether the call is large enough to repay running over the thread pool.</summary>
     private static bool RunsInParallel(in Problem p) =>

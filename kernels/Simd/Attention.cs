@@ -33,15 +33,15 @@ namespace Engine.Kernels.Simd;
 // Backward, by recomputation (dout_i, D_i = dout_i . out_i):
 //   p_ij = exp(s_ij - lse_i) (0 where masked, or where lse_i = -inf), ds_ij = p_ij (dout_i . v_j - D_i)
 //   dv_j = sum_i p_ij dout_i,  dk_j = Scale sum_i ds_ij q_i,  dq_i = Scale sum_j ds_ij k_j
-// A key block's pass (k^T and v^T transposed once) loops over the query heads of its group and
-// the query blocks that see it:
+// A key span's pass (up to 4 key blocks, their k^T and v^T transposed once) loops over the query
+// heads of its group and the query blocks that see the span, and for each over its key blocks:
 //     S = Scale q_blk k^T, dP = dout_blk v^T          [queries, keys]
 //     P, dS elementwise; dV += P^T dout_blk, dK += dS^T q_blk, and optionally dq_blk += dS k_blk
 // Two schedules, neither with atomics:
-// - By kv head, when there are enough (b, kv head) pairs to share among the threads: one task
-//   owns dk, dv of a kv head and dq of its query heads, and runs the key blocks in order, each
-//   adding its dS k_blk into dq (FlashAttention-2's backward, with dq owned instead of atomic).
-// - Split otherwise: tasks per (b, kv head, key block) write dk, dv; tasks per (b, h, query
+// - By kv head, when the (b, kv head) pairs share well among the threads: one task
+//   owns dk, dv of a kv head and dq of its query heads, and runs the key spans in order, adding
+//   each dS k_blk into dq (FlashAttention-2's backward, with dq owned instead of atomic).
+// - Split otherwise: tasks per (b, kv head, key span) write dk, dv; tasks per (b, h, query
 //   block) recompute S^T = Scale k_blk q^T and dP^T = v_blk dout^T (q^T, dout^T transposed once)
 //   key block by key block and accumulate dq. Both kinds run side by side.
 // Every s_ij, p_ij and ds_ij is the same whichever layout computes it (one chain of fused
@@ -60,8 +60,6 @@ public static unsafe class Attention
     private const int KeyBlockRegisters = 6;
     /// <summary>Below this many floating-point operations a call runs on the calling thread.</summary>
     private const double ParallelMinFlops = 1 << 21;
-    /// <summary>The backward runs by kv head when there are at least this many (b, kv head) pairs per thread.</summary>
-    private const int HeadTasksPerThread = 4;
 
     /// <summary>out and lse of the attention described by <paramref name="desc"/>; mask is read only when desc.HasMask.</summary>
     public static void Forward(in AttentionDesc desc, float* q, float* k, float* v, float* mask, float* output, float* lse)
@@ -92,9 +90,17 @@ public static unsafe class Attention
         float* dout, float* dq, float* dk, float* dv, bool split) where V : unmanaged, IFloatVector<V> =>
         Backward<V>(new Problem(desc, q, k, v, mask, output, lse, dout, dq, dk, dv), split);
 
-    /// <summary>Whether the split schedule is needed to give every thread work.</summary>
-    private static bool SplitBackward(in Problem p) =>
-        RunsInParallel(p) && (long)p.Batch * p.KvHeads < (long)HeadTasksPerThread * Environment.ProcessorCount;
+    /// <summary>
+    /// Whether the split schedule finishes first: by kv head the busiest thread runs
+    /// ceil(pairs / threads) (b, kv head) pairs of 5 products each, while split spreads the 7
+    /// products of every pair (S and dP are computed twice) evenly over the threads.
+    /// </summary>
+    private static bool SplitBackward(in Problem p)
+    {
+        if (!RunsInParallel(p)) return false;
+        long pairs = (long)p.Batch * p.KvHeads, threads = Environment.ProcessorCount;
+        return 5.0 * ((pairs + threads - 1) / threads) > 7.0 * pairs / threads;
+    }
 
     /// <summary>Whether the call is large enough to repay running over the thread pool.</summary>
     private static bool RunsInParallel(in Problem p) =>
@@ -269,17 +275,24 @@ public static unsafe class Attention
         if (p.Batch == 0) return;
         if (split)
         {
-            int keyBlocks = CeilDiv(p.Tk, KeyBlock<V>()), queryBlocks = CeilDiv(p.Tq, QueryBlock<V>());
-            int keyTasks = p.Batch * p.KvHeads * keyBlocks;
-            Run(p, keyTasks + p.Batch * p.Heads * queryBlocks, new SplitTasks<V>(p, keyBlocks, queryBlocks, keyTasks));
+            int keySpans = CeilDiv(p.Tk, SpanBlocks(p) * KeyBlock<V>()), queryBlocks = CeilDiv(p.Tq, QueryBlock<V>());
+            int keyTasks = p.Batch * p.KvHeads * keySpans;
+            Run(p, keyTasks + p.Batch * p.Heads * queryBlocks, new SplitTasks<V>(p, keySpans, queryBlocks, keyTasks));
         }
         else Run(p, p.Batch * p.KvHeads, new HeadTasks<V>(p));
     }
 
-    private static nint KeyBlockScratch<V>(in Problem p) where V : unmanaged, IFloatVector<V>
+    /// <summary>
+    /// Key blocks per key-span task: the span's k^T, v^T and dk, dv accumulators (about 200 KiB at
+    /// D = 64) stay in L2 while one sweep over the query blocks serves all its key blocks, so q,
+    /// dout and dq come from memory once per span rather than once per block.
+    /// </summary>
+    private static int SpanBlocks(in Problem p) => Math.Clamp(256 / Math.Max(1, p.D), 1, 4);
+
+    private static nint KeySpanScratch<V>(in Problem p) where V : unmanaged, IFloatVector<V>
     {
-        int queries = QueryBlock<V>(), keys = KeyBlock<V>();
-        return 2 * (nint)p.D * keys + 2 * (nint)queries * keys + 2 * keys * RoundUp(p.D, V.Count) + (nint)p.Group * p.Tq + 64;
+        int queries = QueryBlock<V>(), keys = KeyBlock<V>(), span = SpanBlocks(p) * keys;
+        return (nint)p.Group * p.Tq + 2 * (nint)p.D * span + 2 * (nint)queries * keys + 2 * span * RoundUp(p.D, V.Count) + 128;
     }
 
     /// <summary>Tasks (b, kv head): dk, dv of the kv head and dq of its query heads.</summary>
@@ -288,8 +301,8 @@ public static unsafe class Attention
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int start, int end)
         {
-            float* scratch = Scratch(KeyBlockScratch<V>(p));
-            int keys = KeyBlock<V>();
+            float* scratch = Scratch(KeySpanScratch<V>(p));
+            int span = SpanBlocks(p) * KeyBlock<V>();
             for (int task = start; task < end; task++)
             {
                 int b = task / p.KvHeads, kvh = task % p.KvHeads;
@@ -297,32 +310,32 @@ public static unsafe class Attention
                 float* dq = p.QueryRows(p.DQ, b, kvh * p.Group);
                 Clear(dq, dqLength);
                 GroupDeltas<V>(p, b, kvh, 0, scratch);
-                for (int j0 = 0; j0 < p.Tk; j0 += keys)
-                    KeyBlockBackward<V>(p, b, kvh, j0, accumulateDq: true, scratch);
+                for (int j0 = 0; j0 < p.Tk; j0 += span)
+                    KeySpanBackward<V>(p, b, kvh, j0, accumulateDq: true, scratch);
                 ScaleInPlace<V>(dq, dqLength, p.Scale);
             }
         }
     }
 
     /// <summary>
-    /// Tasks (b, kv head, key block) for dk and dv, the longest (first) blocks first, then tasks
+    /// Tasks (b, kv head, key span) for dk and dv, the longest (first) spans first, then tasks
     /// (b, h, query block) for dq, the longest (last) blocks first.
     /// </summary>
-    private readonly struct SplitTasks<V>(Problem p, int keyBlocks, int queryBlocks, int keyTasks) : IRowKernel
+    private readonly struct SplitTasks<V>(Problem p, int keySpans, int queryBlocks, int keyTasks) : IRowKernel
         where V : unmanaged, IFloatVector<V>
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int start, int end)
         {
-            int queries = QueryBlock<V>(), keys = KeyBlock<V>();
-            float* scratch = Scratch(Math.Max(KeyBlockScratch<V>(p), QueryBlockScratch<V>(p)));
+            int queries = QueryBlock<V>(), span = SpanBlocks(p) * KeyBlock<V>();
+            float* scratch = Scratch(Math.Max(KeySpanScratch<V>(p), QueryBlockScratch<V>(p)));
             for (int task = start; task < end; task++)
             {
                 if (task < keyTasks)
                 {
-                    int head = task / keyBlocks, b = head / p.KvHeads, kvh = head % p.KvHeads, j0 = task % keyBlocks * keys;
+                    int head = task / keySpans, b = head / p.KvHeads, kvh = head % p.KvHeads, j0 = task % keySpans * span;
                     GroupDeltas<V>(p, b, kvh, p.FirstQuery(j0), scratch);
-                    KeyBlockBackward<V>(p, b, kvh, j0, accumulateDq: false, scratch);
+                    KeySpanBackward<V>(p, b, kvh, j0, accumulateDq: false, scratch);
                 }
                 else
                 {
@@ -336,7 +349,7 @@ public static unsafe class Attention
 
     /// <summary>
     /// delta_i = dout_i . out_i for the queries i &gt;= firstQuery of the query heads of kv head
-    /// (b, kvh), into the start of the scratch as [group, Tq], where <see cref="KeyBlockBackward"/> reads them.
+    /// (b, kvh), into the start of the scratch as [group, Tq], where <see cref="KeySpanBackward"/> reads them.
     /// </summary>
     private static void GroupDeltas<V>(in Problem p, int b, int kvh, int firstQuery, float* scratch) where V : unmanaged, IFloatVector<V>
     {
@@ -350,54 +363,67 @@ public static unsafe class Attention
     }
 
     /// <summary>
-    /// dk, dv of keys [j0, j0 + block) of kv head (b, kvh), over the query heads of the group and the
-    /// queries that see the block; with accumulateDq also dq += dS k_blk (unscaled) for those queries.
-    /// The scratch starts with the deltas of <see cref="GroupDeltas"/>.
+    /// dk, dv of the key blocks of the span from j0 of kv head (b, kvh), over the query heads of the
+    /// group and the query blocks from the first query that sees the span (so a block's partition of
+    /// the queries depends only on its span); with accumulateDq also dq += dS k_blk (unscaled), key
+    /// blocks in order for each query block. The scratch starts with the deltas of <see cref="GroupDeltas"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void KeyBlockBackward<V>(in Problem p, int b, int kvh, int j0, bool accumulateDq, float* scratch)
+    private static void KeySpanBackward<V>(in Problem p, int b, int kvh, int j0, bool accumulateDq, float* scratch)
         where V : unmanaged, IFloatVector<V>
     {
         int queries = QueryBlock<V>(), keys = KeyBlock<V>(), d = p.D;
         nint dp = RoundUp(d, V.Count);
-        int nk = Math.Min(keys, p.Tk - j0);
-        int columns = RoundUp(nk, V.Count);
+        int spanEnd = Math.Min(p.Tk, j0 + SpanBlocks(p) * keys), spanLength = spanEnd - j0;
         float* cursor = scratch;
         float* deltas = Take(ref cursor, (nint)p.Group * p.Tq);
-        float* kT = Take(ref cursor, (nint)d * keys);
-        float* vT = Take(ref cursor, (nint)d * keys);
+        float* kT = Take(ref cursor, (nint)d * RoundUp(spanLength, keys));
+        float* vT = Take(ref cursor, (nint)d * RoundUp(spanLength, keys));
         float* s = Take(ref cursor, (nint)queries * keys);
         float* dS = Take(ref cursor, (nint)queries * keys);
-        float* dK = Take(ref cursor, keys * dp);
-        float* dV = Take(ref cursor, keys * dp);
+        float* dK = Take(ref cursor, spanLength * dp);
+        float* dV = Take(ref cursor, spanLength * dp);
 
-        float* k = p.KeyRows(p.K, b, kvh) + (nint)j0 * d;
-        float* v = p.KeyRows(p.V, b, kvh) + (nint)j0 * d;
-        Transpose<V>(k, nk, d, kT, keys, columns);
-        Transpose<V>(v, nk, d, vT, keys, columns);
-        new Span<float>(dK, (int)(nk * dp)).Clear();
-        new Span<float>(dV, (int)(nk * dp)).Clear();
+        // k^T and v^T of each key block [d, keys], one after the other.
+        for (int jb = j0; jb < spanEnd; jb += keys)
+        {
+            int nk = Math.Min(keys, spanEnd - jb);
+            nint at = (nint)(jb - j0) * d;
+            Transpose<V>(p.KeyRows(p.K, b, kvh) + (nint)jb * d, nk, d, kT + at, keys, RoundUp(nk, V.Count));
+            Transpose<V>(p.KeyRows(p.V, b, kvh) + (nint)jb * d, nk, d, vT + at, keys, RoundUp(nk, V.Count));
+        }
+        new Span<float>(dK, (int)(spanLength * dp)).Clear();
+        new Span<float>(dV, (int)(spanLength * dp)).Clear();
 
         int firstQuery = p.FirstQuery(j0);
         for (int h = kvh * p.Group; h < (kvh + 1) * p.Group; h++)
         {
+            float* headDeltas = deltas + (nint)(h - kvh * p.Group) * p.Tq;
             for (int i0 = firstQuery; i0 < p.Tq; i0 += queries)
             {
                 int m = Math.Min(queries, p.Tq - i0);
                 nint rows = (nint)i0 * d;
                 float* q = p.QueryRows(p.Q, b, h) + rows;
                 float* dout = p.QueryRows(p.DOut, b, h) + rows;
-                    Product<V>(m, columns, d, q, d, 1, kT, keys, s, keys, Epilogue.Scaled(p.Scale), p.Band(i0, j0, Axis.Columns, Axis.Rows));
-                Product<V>(m, columns, d, dout, d, 1, vT, keys, dS, keys, Epilogue.Scaled(1f), p.Band(i0, j0, Axis.Columns, Axis.Rows));
-                GradientsByRow<V>(p, b, h, i0, m, j0, nk, s, dS, keys, deltas + (nint)(h - kvh * p.Group) * p.Tq + i0);
-                Product<V>(nk, d, m, s, 1, keys, dout, d, dV, dp, Epilogue.Add, p.Band(i0, j0, Axis.Rows, Axis.Depth));
-                Product<V>(nk, d, m, dS, 1, keys, q, d, dK, dp, Epilogue.Add, p.Band(i0, j0, Axis.Rows, Axis.Depth));
-                if (accumulateDq)
-                    Product<V>(m, d, nk, dS, keys, 1, k, d, p.QueryRows(p.DQ, b, h) + rows, d, Epilogue.Add, p.Band(i0, j0, Axis.Depth, Axis.Rows));
+                int keyEnd = Math.Min(spanEnd, p.KeyLimit(i0 + m - 1));
+                for (int jb = j0; jb < keyEnd; jb += keys)
+                {
+                    int nk = Math.Min(keys, spanEnd - jb), columns = RoundUp(nk, V.Count);
+                    nint at = (nint)(jb - j0) * d;
+                    float* k = p.KeyRows(p.K, b, kvh) + (nint)jb * d;
+                    float* dKBlock = dK + (jb - j0) * dp, dVBlock = dV + (jb - j0) * dp;
+                    Product<V>(m, columns, d, q, d, 1, kT + at, keys, s, keys, Epilogue.Scaled(p.Scale), p.Band(i0, jb, Axis.Columns, Axis.Rows));
+                    Product<V>(m, columns, d, dout, d, 1, vT + at, keys, dS, keys, Epilogue.Scaled(1f), p.Band(i0, jb, Axis.Columns, Axis.Rows));
+                    GradientsByRow<V>(p, b, h, i0, m, jb, nk, s, dS, keys, headDeltas + i0);
+                    Product<V>(nk, d, m, s, 1, keys, dout, d, dVBlock, dp, Epilogue.Add, p.Band(i0, jb, Axis.Rows, Axis.Depth));
+                    Product<V>(nk, d, m, dS, 1, keys, q, d, dKBlock, dp, Epilogue.Add, p.Band(i0, jb, Axis.Rows, Axis.Depth));
+                    if (accumulateDq)
+                        Product<V>(m, d, nk, dS, keys, 1, k, d, p.QueryRows(p.DQ, b, h) + rows, d, Epilogue.Add, p.Band(i0, jb, Axis.Depth, Axis.Rows));
+                }
             }
         }
 
-        for (int r = 0; r < nk; r++)
+        for (int r = 0; r < spanLength; r++)
         {
             nint row = (nint)(j0 + r) * d;
             ScaleRow<V>(dK + r * dp, p.KeyRows(p.DK, b, kvh) + row, d, p.Scale);

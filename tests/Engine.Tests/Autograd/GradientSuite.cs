@@ -214,7 +214,8 @@ public abstract class GradientSuite<TFixture>(TFixture backend) : IClassFixture<
         // (over two columns xhat = +-1 up to eps, and the terms cancel to ~eps / var); over one
         // column it is exactly 0. float32 cannot resolve the cancelled remainder, so dx is judged
         // against the size of its terms, ||rstd * g||, the op's condition, as sums are judged
-        // against the sum of magnitudes. dgamma over one column is exactly 0 likewise.
+        // against the sum of magnitudes, or against 4x libtorch's own float32 error on the same
+        // inputs when that is larger. dgamma over one column is exactly 0 likewise.
         var rstd = (tx.var([-1L], false, true) + 1e-5).rsqrt();
         var terms = rstd * tw * (affine ? tgamma : TT.ones(cols, TT.ScalarType.Float64));
         double termNorm = terms.norm().item<double>();
@@ -222,7 +223,14 @@ public abstract class GradientSuite<TFixture>(TFixture backend) : IClassFixture<
         var expected = Oracle.Values(tx.grad!);
         double diff = Math.Sqrt(dx.Select((v, i) => (v - expected[i]) * (v - expected[i])).Sum());
         double refNorm = Math.Sqrt(expected.Select(v => v * v).Sum());
-        Assert.True(diff <= 5e-5 * Math.Max(refNorm, termNorm) + 1e-30, $"LayerNorm dx {c}: error {diff:E3}, reference norm {refNorm:E3}, term norm {termNorm:E3}");
+        // libtorch's own float32 layer norm backward on the same inputs: the bound never asks more than 4x its error.
+        var x32 = tx.detach().to_type(TT.ScalarType.Float32).requires_grad_(true);
+        var y32 = TT.nn.functional.layer_norm(x32, [cols], affine ? tgamma.detach().to_type(TT.ScalarType.Float32) : null, affine ? tbeta.detach().to_type(TT.ScalarType.Float32) : null, 1e-5);
+        (y32 * tw.to_type(TT.ScalarType.Float32)).sum().backward();
+        var dx32 = x32.grad!.data<float>().ToArray();
+        double torchDiff = Math.Sqrt(dx32.Select((v, i) => (v - expected[i]) * (v - expected[i])).Sum());
+        double bound = Math.Max(5e-5 * Math.Max(refNorm, termNorm), 4 * torchDiff);
+        Assert.True(diff <= bound + 1e-30, $"LayerNorm dx {c}: error {diff:E3}, reference norm {refNorm:E3}, term norm {termNorm:E3}, libtorch float32 error {torchDiff:E3}");
         if (!affine) return;
         if (cols == 1)
             Assert.All(gamma.Grad!.ToArray(), g => Assert.True(Math.Abs(g) <= 1e-6, $"LayerNorm dgamma over one column is {g}"));

@@ -32,6 +32,9 @@ internal static class MatmulCases
             yield return MatMul(1, 1024, 1024, 1024, accumulate: true, alpha: 0.5f, note: "C += 0.5 A B");
             yield return Attention(1, 16, 4096, 64);
             yield return Attention(8, 12, 1024, 64);
+            yield return FusedAttention(8, 12, 1024, 64, backward: false);
+            yield return FusedAttention(8, 12, 1024, 64, backward: true);
+            yield return FusedAttention(1, 16, 4096, 64, backward: false);
         }
         else
         {
@@ -44,6 +47,8 @@ internal static class MatmulCases
             yield return MatMul(1, 24, 24, 24, accumulate: true, alpha: 0.5f, note: "C += 0.5 A B");
             yield return Attention(1, 2, 24, 16);
             yield return Attention(2, 1, 33, 8);
+            yield return FusedAttention(2, 2, 33, 16, backward: false);
+            yield return FusedAttention(2, 2, 33, 16, backward: true);
         }
     }
 
@@ -189,5 +194,51 @@ internal static class MatmulCases
         for (int row = 0; row < t; row++)
             Array.Fill(mask, float.NegativeInfinity, row * t + row + 1, t - row - 1);
         return mask;
+    }
+
+    /// <summary>
+    /// The fused causal attention (IBackend.AttentionForward, and with <paramref name="backward"/>
+    /// the forward followed by AttentionBackward for dout = a fixed random tensor): Q, K, V, O, dQ,
+    /// dK, dV [B, H, T, D], lse [B, H, T]; no [T, T] matrix exists. The rate counts the causal half
+    /// of the products: 2 B H T^2 D forward, 5 B H T^2 D more for the backward.
+    /// </summary>
+    private static KernelCase FusedAttention(int batch, int heads, int t, int d, bool backward)
+    {
+        long qkv = (long)batch * heads * t * d;
+        long rows = (long)batch * heads * t;
+        var desc = new AttentionDesc
+        {
+            Batch = batch, QueryHeads = heads, KvHeads = heads, QueryLength = t, KeyLength = t, HeadSize = d,
+            Scale = 1f / MathF.Sqrt(d), Causal = 1,
+        };
+        double forwardFlops = 2.0 * batch * heads * t * (double)t * d;
+        OutputSpec[] outputs = backward
+            ? [new("o", qkv, OutputKind.Scratch), new("lse", rows, OutputKind.Scratch), new("dq", qkv), new("dk", qkv), new("dv", qkv)]
+            : [new("o", qkv), new("lse", rows)];
+        return new KernelCase
+        {
+            Op = backward ? "attention (fused) fwd+bwd" : "attention (fused)",
+            Shape = $"[{batch}x{heads}x{t}x{d}] causal",
+            CreateInputs = () =>
+            [
+                HostData.Uniform(qkv, 121, -1f, 1f), HostData.Uniform(qkv, 122, -1f, 1f), HostData.Uniform(qkv, 123, -1f, 1f),
+                HostData.Uniform(qkv, 124, -1f, 1f),
+            ],
+            Outputs = outputs,
+            Launch = (backend, inputs, outs) =>
+            {
+                backend.AttentionForward(desc, inputs[0], inputs[1], inputs[2], inputs[0], outs[0], outs[1]);
+                if (backward)
+                    backend.AttentionBackward(desc, inputs[0], inputs[1], inputs[2], inputs[0], outs[0], outs[1], inputs[3], outs[2], outs[3], outs[4]);
+            },
+            Tolerance = Tolerance.Matmul,
+            Unit = RateUnit.GflopPerSecond,
+            Work = backward ? 3.5 * forwardFlops : forwardFlops,
+            Torch = new TorchSpec(backward ? "sdpa_backward" : "sdpa", new Dictionary<string, object>
+            {
+                ["batch"] = batch, ["heads"] = heads, ["t"] = t, ["d"] = d, ["causal"] = true,
+            }),
+            Note = backward ? "flash-style: forward, then dq, dk, dv recomputed from the log-sum-exp" : "flash-style: online softmax, no scores stored",
+        };
     }
 }

@@ -114,6 +114,21 @@ def attention_case(args, device, timer):
     return composed, f"torch SDPA {sdpa_ms:.3f} ms"
 
 
+def sdpa_case(args, device, backward):
+    """Times torch's scaled_dot_product_attention (causal), forward alone or forward + backward."""
+    batch, heads, t, d = args["batch"], args["heads"], args["t"], args["d"]
+    q, k, v, grad = (uniform((batch, heads, t, d), -1, 1, device) for _ in range(4))
+    if not backward:
+        return lambda: F.scaled_dot_product_attention(q, k, v, is_causal=args["causal"])
+    q, k, v = (x.requires_grad_(True) for x in (q, k, v))
+
+    def forward_backward():
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=args["causal"])
+        return torch.autograd.grad(out, (q, k, v), grad)
+
+    return forward_backward
+
+
 UNARY = {
     "identity": lambda x, y: y.copy_(x),
     "neg": lambda x, y: torch.neg(x, out=y),
@@ -235,6 +250,8 @@ def time_case(case, device, timer):
     kind, args = case["kind"], case["args"]
     if kind == "attention":
         fn, note = attention_case(args, device, timer)
+    elif kind in ("sdpa", "sdpa_backward"):
+        fn, note = sdpa_case(args, device, backward=kind == "sdpa_backward"), ""
     elif kind in BUILDERS:
         fn, note = BUILDERS[kind](args, device), ""
     else:

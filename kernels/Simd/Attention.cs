@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Engine.Kernels.Simd;
 
@@ -405,6 +406,14 @@ public static unsafe class Attention
                 nint rows = (nint)i0 * d;
                 float* q = p.QueryRows(p.Q, b, h) + rows;
                 float* dout = p.QueryRows(p.DOut, b, h) + rows;
+                float* dq = p.QueryRows(p.DQ, b, h) + rows;
+                if (i0 + m < p.Tq)
+                {
+                    nint next = (nint)m * d, length = (nint)Math.Min(queries, p.Tq - i0 - m) * d;
+                    Prefetch(q + next, length);
+                    Prefetch(dout + next, length);
+                    if (accumulateDq) Prefetch(dq + next, length);
+                }
                 int keyEnd = Math.Min(spanEnd, p.KeyLimit(i0 + m - 1));
                 for (int jb = j0; jb < keyEnd; jb += keys)
                 {
@@ -418,7 +427,7 @@ public static unsafe class Attention
                     Product<V>(nk, d, m, s, 1, keys, dout, d, dVBlock, dp, Epilogue.Add, p.Band(i0, jb, Axis.Rows, Axis.Depth));
                     Product<V>(nk, d, m, dS, 1, keys, q, d, dKBlock, dp, Epilogue.Add, p.Band(i0, jb, Axis.Rows, Axis.Depth));
                     if (accumulateDq)
-                        Product<V>(m, d, nk, dS, keys, 1, k, d, p.QueryRows(p.DQ, b, h) + rows, d, Epilogue.Add, p.Band(i0, jb, Axis.Depth, Axis.Rows));
+                        Product<V>(m, d, nk, dS, keys, 1, k, d, dq, d, Epilogue.Add, p.Band(i0, jb, Axis.Depth, Axis.Rows));
                 }
             }
         }
@@ -816,6 +825,16 @@ public static unsafe class Attention
             for (; r < n; r++) row[r] = src[(nint)r * d + c];
             for (; r < padTo; r++) row[r] = 0f;
         }
+    }
+
+    /// <summary>
+    /// Asks for the cache lines of x[0, length) ahead of use (into L2), so a sweep over rows that
+    /// come from memory does not wait for each line in turn.
+    /// </summary>
+    private static void Prefetch(float* x, nint length)
+    {
+        if (!Sse.IsSupported) return;
+        for (nint i = 0; i < length; i += 16) Sse.Prefetch1(x + i);
     }
 
     /// <summary>Mask values of `lanes` consecutive queries at one key (stride apart), 0 in the lanes beyond.</summary>

@@ -30,7 +30,7 @@ internal static class TrainCommand
         var data = TokenDataset.Load(dataDir);
         bool resume = o.Flag("--resume") && File.Exists(checkpoint);
         var config = resume
-            ? ReadConfig(checkpoint)
+            ? Gpt2Model.ReadConfig(checkpoint)
             : new Gpt2Config(o.GetInt("--layers", 4), o.GetInt("--heads", 4), o.GetInt("--channels", 128), Gpt2Tokenizer.VocabularySize, o.GetInt("--context", 128));
         float minutes = o.GetFloat("--minutes", 0f);
         var options = resume
@@ -100,8 +100,6 @@ internal static class TrainCommand
         Console.WriteLine(string.Create(invariant, $"trained {trainPoints.Count} steps in {clock.Elapsed.TotalSeconds:F0} s ({tokensPerSecond:F0} tokens/s); checkpoint {checkpoint}; loss curve {chart}"));
         return 0;
     }
-
-    private static Gpt2Config ReadConfig(string checkpoint) => Gpt2Model.ReadConfig(checkpoint);
 
     /// <summary>A short continuation of a newline, top-k sampled with a fixed seed, on one line.</summary>
     public static string Sample(Gpt2Model model, ulong seed, int tokens = 32)

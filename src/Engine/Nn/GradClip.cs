@@ -13,8 +13,7 @@ public static class GradClip
             if (p.Grad is not { } grad) continue;
             using var squares = F.Square(grad);
             using var sum = F.Sum(squares);
-            double norm = Math.Sqrt(sum.Item());
-            sumOfSquares += norm * norm;
+            sumOfSquares += sum.Item();
         }
         return (float)Math.Sqrt(sumOfSquares);
     }

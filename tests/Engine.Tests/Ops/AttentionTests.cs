@@ -45,6 +45,13 @@ public abstract class AttentionSuite<TFixture>(TFixture backend) : IClassFixture
     /// <summary>softmax(scale q k^T + mask) v in float64 torch, rows with every key masked giving 0, heads of k and v repeated for grouped queries.</summary>
     private static TT.Tensor Reference(TT.Tensor q, TT.Tensor k, TT.Tensor v, TT.Tensor? additive, bool causal, double scale)
     {
+        var (p, _, vv) = Probabilities(q, k, v, additive, causal, scale);
+        return p.matmul(vv);
+    }
+
+    /// <summary>The attention probabilities [B, Hq, Tq, Tk] (fully masked rows all 0) and k, v with their heads repeated to Hq.</summary>
+    private static (TT.Tensor P, TT.Tensor K, TT.Tensor V) Probabilities(TT.Tensor q, TT.Tensor k, TT.Tensor v, TT.Tensor? additive, bool causal, double scale)
+    {
         long hq = q.shape[1], hkv = k.shape[1], tq = q.shape[2], tk = k.shape[2];
         if (hq != hkv)
         {
@@ -61,8 +68,7 @@ public abstract class AttentionSuite<TFixture>(TFixture backend) : IClassFixture
         // Rows with every key masked: softmax over zeros instead (finite gradients), then zeroed.
         var allMasked = scores.isneginf().all(-1, keepdim: true);
         var p = TT.nn.functional.softmax(TT.where(allMasked, TT.zeros_like(scores), scores), -1);
-        p = TT.where(allMasked, TT.zeros_like(p), p);
-        return p.matmul(v);
+        return (TT.where(allMasked, TT.zeros_like(p), p), k, v);
     }
 
     private Tensor? MakeMask(AttentionCase c, int batch, int heads, int tq, int tk, Random random)
@@ -144,14 +150,7 @@ public abstract class AttentionSuite<TFixture>(TFixture backend) : IClassFixture
     /// <summary>Norms of scale * (p (|dp| + |D|)) |k| and its transpose with |q|: the size of the terms whose sum dq and dk are.</summary>
     private static (double Q, double K) Conditions(TT.Tensor q, TT.Tensor k, TT.Tensor v, TT.Tensor? additive, bool causal, double scale, TT.Tensor dout, TT.Tensor output)
     {
-        long hq = q.shape[1], hkv = k.shape[1], tq = q.shape[2], tk = k.shape[2];
-        var kk = hq == hkv ? k : k.repeat_interleave(hq / hkv, 1);
-        var vv = hq == hkv ? v : v.repeat_interleave(hq / hkv, 1);
-        var scores = q.matmul(kk.transpose(-1, -2)) * scale;
-        if (additive is not null) scores = scores + additive;
-        if (causal) scores = scores.masked_fill(TT.ones(tq, tk, TT.ScalarType.Bool).triu(tk - tq + 1), double.NegativeInfinity);
-        var allMasked = scores.isneginf().all(-1, keepdim: true);
-        var p = TT.where(allMasked, TT.zeros_like(scores), TT.nn.functional.softmax(TT.where(allMasked, TT.zeros_like(scores), scores), -1));
+        var (p, kk, vv) = Probabilities(q, k, v, additive, causal, scale);
         var dp = dout.matmul(vv.transpose(-1, -2));
         var d = (dout * output).sum(-1, keepdim: true);
         var terms = p * (dp.abs() + d.abs()) * scale;

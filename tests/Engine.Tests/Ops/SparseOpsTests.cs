@@ -33,6 +33,39 @@ public abstract class SparseOpsSuite<TFixture>(TFixture backend) : IClassFixture
         Oracle.AssertClose(logits.Grad!, tl.grad!, 1e-5, $"SpladePool + FLOPs + L1 gradient [{batch}, {tokens}, {vocab}]");
     }
 
+    [Theory]
+    [InlineData(new[] { 1 }, 1)]
+    [InlineData(new[] { 3, 1, 5 }, 17)]
+    [InlineData(new[] { 7, 2 }, 130)]
+    public void Packed_splade_pooling_matches_torch(int[] lengths, int vocab)
+    {
+        using var scope = D.Scope();
+        int rows = lengths.Sum();
+        var logits = Tensor.Randn(D, [rows, vocab], (ulong)(rows * 31 + vocab), 0f, 2f, requiresGrad: true);
+        var tl = Oracle.ToTorch(logits).requires_grad_(true);
+        var w = F.SpladePool(logits, lengths);
+        var activations = TT.log1p(TT.nn.functional.relu(tl));
+        var parts = new List<TT.Tensor>();
+        for (int b = 0, start = 0; b < lengths.Length; start += lengths[b], b++)
+            parts.Add(activations.narrow(0, start, lengths[b]).max(0).values);
+        var tw = TT.stack(parts);
+        Oracle.AssertClose(w, tw, 1e-6, $"packed SpladePool [{string.Join(", ", lengths)}] x {vocab}");
+        var upstream = Tensor.Randn(D, w.Shape, 5);
+        (w * upstream).Sum().Backward();
+        (tw * Oracle.ToTorch(upstream)).sum().backward();
+        Oracle.AssertClose(logits.Grad!, tl.grad!, 1e-6, $"packed SpladePool gradient [{string.Join(", ", lengths)}] x {vocab}");
+    }
+
+    [Fact]
+    public void Packed_splade_pooling_rejects_lengths_that_do_not_cover_the_rows()
+    {
+        using var scope = D.Scope();
+        var logits = Tensor.Zeros(D, [5, 3]);
+        var e = Assert.Throws<ArgumentException>(() => F.SpladePool(logits, [2, 2]));
+        Assert.Contains("SpladePool", e.Message);
+        Assert.Throws<ArgumentException>(() => F.SpladePool(logits, [5, 0]));
+    }
+
     [Fact]
     public void Flops_gradient_is_two_mean_sign_over_n()
     {

@@ -107,19 +107,48 @@ public sealed class BertEncoder : IDisposable
             throw new ArgumentException($"{op}: {tokens} tokens exceed the model's {Config.MaxPositions} positions (input ids {ShapeMath.Format(inputIds.Shape)}).");
 
         using var scope = Device.Scope();
+        var embeddings = Embeddings(inputIds, tokenTypeIds);
+        return scope.Keep(Config.Layers == 0 ? embeddings : Layers(embeddings, attentionMask, 0, Config.Layers));
+    }
+
+    /// <summary>
+    /// The embedding block's output [B, T, hidden]: word + position + token-type embeddings, then
+    /// LayerNorm, for int32 token ids [B, T] and optional token type ids [B, T] (default all 0).
+    /// </summary>
+    public Tensor Embeddings(Tensor inputIds, Tensor? tokenTypeIds = null)
+    {
+        if (inputIds.Rank != 2 || inputIds.Size(1) > Config.MaxPositions || (tokenTypeIds is not null && !tokenTypeIds.Shape.SequenceEqual(inputIds.Shape)))
+            throw new ArgumentException($"BertEncoder.Embeddings: input ids {ShapeMath.Format(inputIds.Shape)} must be [batch, tokens] with at most {Config.MaxPositions} tokens, and token types {(tokenTypeIds is null ? "(none)" : ShapeMath.Format(tokenTypeIds.Shape))} the same shape.");
+        int batch = inputIds.Size(0), tokens = inputIds.Size(1);
+        using var scope = Device.Scope();
         var positions = Tensor.FromArray(Device, Enumerable.Range(0, tokens).ToArray());
         var types = tokenTypeIds ?? Tensor.Zeros(Device, [batch, tokens], DType.Int32);
         var x = F.Embedding(P("embeddings.word_embeddings.weight"), inputIds)
               + F.Embedding(P("embeddings.position_embeddings.weight"), positions)
               + F.Embedding(P("embeddings.token_type_embeddings.weight"), types);
-        x = F.LayerNorm(x, P("embeddings.LayerNorm.weight"), P("embeddings.LayerNorm.bias"), Config.LayerNormEps);
+        return scope.Keep(F.LayerNorm(x, P("embeddings.LayerNorm.weight"), P("embeddings.LayerNorm.bias"), Config.LayerNormEps));
+    }
 
+    /// <summary>
+    /// Runs <paramref name="count"/> (at least one) transformer layers starting at layer <paramref name="first"/> on
+    /// hidden states [B, T, hidden] (the embeddings' output, or layer first - 1's), under the int32
+    /// attention mask [B, T] (1 = token, 0 = padding). A model trained from some layer up runs the
+    /// layers below once and this for the rest.
+    /// </summary>
+    public Tensor Layers(Tensor hidden, Tensor attentionMask, int first, int count)
+    {
+        if (hidden.Rank != 3 || hidden.Size(2) != Config.Hidden || attentionMask.Rank != 2 || attentionMask.Size(0) != hidden.Size(0) || attentionMask.Size(1) != hidden.Size(1))
+            throw new ArgumentException($"BertEncoder.Layers: hidden {ShapeMath.Format(hidden.Shape)} must be [B, T, {Config.Hidden}] and the attention mask {ShapeMath.Format(attentionMask.Shape)} [B, T].");
+        if (first < 0 || count < 1 || first + count > Config.Layers)
+            throw new ArgumentException($"BertEncoder.Layers: layers {first} to {first + count - 1} are outside the model's {Config.Layers}.");
+        int batch = hidden.Size(0), tokens = hidden.Size(1);
+        using var scope = Device.Scope();
         // Additive mask over keys, [B, 1, 1, T]: 0 for tokens, a large negative number for padding
         // (not -inf, so a row is never all -inf; its softmax weight underflows to exactly 0).
         // The mask is B x T small integers, so it is turned into floats on the host.
         var keyBias = Tensor.FromArray(Device, attentionMask.ToInt32Array().Select(m => m == 0 ? -1e9f : 0f).ToArray(), [batch, 1, 1, tokens]);
-
-        for (int i = 0; i < Config.Layers; i++)
+        var x = hidden;
+        for (int i = first; i < first + count; i++)
             x = Layer(x, keyBias, $"encoder.layer.{i}.");
         return scope.Keep(x);
     }

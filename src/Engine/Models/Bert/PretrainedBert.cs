@@ -16,6 +16,13 @@ public static class PretrainedBert
     /// </summary>
     public static SentenceEncoder FromResourceAssembly(Device device, string assemblyPath, Pooling pooling, int? maxTokens = null)
     {
+        var (modelSource, onnx, vocabSource, vocab) = ReadResourceAssembly(assemblyPath);
+        return FromOnnx(device, modelSource, onnx, vocabSource, vocab, pooling, maxTokens);
+    }
+
+    /// <summary>The bytes of the one "*model.onnx" and the one "*vocab.txt" manifest resource of an assembly, with names for error messages.</summary>
+    internal static (string ModelSource, byte[] Onnx, string VocabSource, byte[] Vocab) ReadResourceAssembly(string assemblyPath)
+    {
         using var assembly = ManifestResourceReader.Open(assemblyPath);
         string Single(string suffix)
         {
@@ -24,8 +31,7 @@ public static class PretrainedBert
                 : throw new InvalidDataException($"{assemblyPath}: expected one manifest resource ending in '{suffix}', found {matches.Length}.");
         }
         string model = Single("model.onnx"), vocab = Single("vocab.txt");
-        return FromOnnx(device, $"{Path.GetFileName(assemblyPath)}:{model}", assembly.Read(model),
-            $"{Path.GetFileName(assemblyPath)}:{vocab}", assembly.Read(vocab), pooling, maxTokens);
+        return ($"{Path.GetFileName(assemblyPath)}:{model}", assembly.Read(model), $"{Path.GetFileName(assemblyPath)}:{vocab}", assembly.Read(vocab));
     }
 
     /// <summary>
@@ -60,6 +66,14 @@ public static class PretrainedBert
     /// </summary>
     public static BertTokenizer LoadVocabulary(string source, byte[] vocab, int vocabSize)
     {
+        VocabularyTokens(source, vocab, vocabSize);
+        using var stream = new MemoryStream(vocab, writable: false);
+        return BertTokenizer.Create(stream, new BertOptions { LowerCaseBeforeTokenization = true });
+    }
+
+    /// <summary>The tokens of vocab.txt bytes in id order, after the checks <see cref="LoadVocabulary"/> makes.</summary>
+    internal static string[] VocabularyTokens(string source, byte[] vocab, int vocabSize)
+    {
         string text;
         try
         {
@@ -84,7 +98,6 @@ public static class PretrainedBert
         foreach (var special in new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" })
             if (!seen.Contains(special))
                 throw new InvalidDataException($"{source}: the vocabulary lacks the special token {special}.");
-        using var stream = new MemoryStream(vocab, writable: false);
-        return BertTokenizer.Create(stream, new BertOptions { LowerCaseBeforeTokenization = true });
+        return lines.ToArray();
     }
 }

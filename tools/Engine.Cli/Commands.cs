@@ -34,12 +34,14 @@ public static class Commands
                     return TrainCommand.Run(args[1..]);
                 case "splade-cache":
                     return SpladeCacheCommand.Run(args[1..]);
+                case "splade-sweep":
+                    return SpladeSweepCommand.Run(args[1..]);
                 case "splade-train":
                     return SpladeTrainCommand.Run(args[1..]);
                 case "generate":
                     return GenerateCommand.Run(args[1..]);
                 default:
-                    Console.WriteLine("usage: engine <demo|devices|embed|prepare-data|train|generate|prepare-retrieval|index|search|eval|splade-cache|splade-train>");
+                    Console.WriteLine("usage: engine <demo|devices|embed|prepare-data|train|generate|prepare-retrieval|index|search|eval|splade-cache|splade-train|splade-sweep>");
                     Console.WriteLine("  demo      a tour of the tensor API and the matmul rates of each backend");
                     Console.WriteLine("  devices   the compute devices this machine offers");
                     Console.WriteLine("  embed     sentence vectors: [--model minilm|arcticxs|PATH.dll] [--input FILE|-] [--output FILE|-] [--format jsonl|npy] [--batch N] [--max-tokens N]");
@@ -50,6 +52,7 @@ public static class Commands
                     Console.WriteLine("  " + EvalCommand.Usage);
                     Console.WriteLine("  " + SpladeCacheCommand.Usage);
                     Console.WriteLine("  " + SpladeTrainCommand.Usage);
+                    Console.WriteLine("  " + SpladeSweepCommand.Usage);
                     Console.WriteLine("  " + TrainCommand.Usage);
                     Console.WriteLine("  " + GenerateCommand.Usage);
                     return verb == "help" ? 0 : 2;

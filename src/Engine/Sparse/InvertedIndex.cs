@@ -246,64 +246,16 @@ public sealed class InvertedIndex
         return touched;
     }
 
-    /// <summary>The best k of the touched documents: a min-heap of size k whose root is the worst kept hit.</summary>
+    /// <summary>The best k of the touched documents.</summary>
     private static SearchHit[] TopK(Scratch scratch, int touched, int k)
     {
-        var heap = new SearchHit[Math.Min(k, touched)];
-        int size = 0;
+        var best = new TopHits(Math.Min(k, touched));
         for (int i = 0; i < touched; i++)
         {
             int d = scratch.Touched[i];
-            var hit = new SearchHit(d, scratch.Scores[d]);
-            if (size < heap.Length)
-            {
-                heap[size++] = hit;
-                SiftUp(heap, size - 1);
-            }
-            else if (Better(hit, heap[0]))
-            {
-                heap[0] = hit;
-                SiftDown(heap, size);
-            }
+            best.Offer(d, scratch.Scores[d]);
         }
-        Array.Sort(heap, (a, b) => Better(a, b) ? -1 : Better(b, a) ? 1 : 0);
-        return heap;
-    }
-
-    /// <summary>Higher score first; equal scores by lower document number.</summary>
-    private static bool Better(SearchHit a, SearchHit b)
-    {
-        int order = a.Score.CompareTo(b.Score);
-        return order > 0 || (order == 0 && a.Document < b.Document);
-    }
-
-    private static void SiftUp(SearchHit[] heap, int i)
-    {
-        while (i > 0)
-        {
-            int parent = (i - 1) / 2;
-            if (!Better(heap[parent], heap[i]))
-                return;
-            (heap[parent], heap[i]) = (heap[i], heap[parent]);
-            i = parent;
-        }
-    }
-
-    private static void SiftDown(SearchHit[] heap, int size)
-    {
-        int i = 0;
-        while (true)
-        {
-            int worst = i, left = 2 * i + 1, right = left + 1;
-            if (left < size && Better(heap[worst], heap[left]))
-                worst = left;
-            if (right < size && Better(heap[worst], heap[right]))
-                worst = right;
-            if (worst == i)
-                return;
-            (heap[worst], heap[i]) = (heap[i], heap[worst]);
-            i = worst;
-        }
+        return best.ToSortedArray();
     }
 
     /// <summary>Writes the index to <paramref name="path"/> atomically, in the layout <see cref="Load"/> describes.</summary>

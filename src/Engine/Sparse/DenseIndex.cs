@@ -20,7 +20,9 @@ namespace Engine.Sparse;
 /// </remarks>
 public sealed class DenseIndex
 {
-    // A document tile's size: the rows scored while they sit in a core's L1 data cache.
+    // A document tile's size: the rows scored while they sit in a core's L1 data cache. Tiles
+    // of 8 to 256 KiB searched equally fast on a 2-core AVX2 machine (the kernel, not memory,
+    // limits a tiled batch there); a tile much larger than the last-level cache would not.
     private const int TileBytes = 32 * 1024;
     // Queries scored against each tile before the next tile is loaded, in the batch search.
     private const int QueryGroup = 32;

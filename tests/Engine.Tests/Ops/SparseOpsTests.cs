@@ -202,7 +202,7 @@ public abstract class SparseOpsSuite<TFixture>(TFixture backend) : IClassFixture
         (tflops * upstream).backward();
         Oracle.AssertClose(w.Grad!, tw.grad!, RegularizerBound, $"FlopsRegularizer gradient {c}");
 
-        w.Grad = null;
+        w.ClearGrad();
         var tw1 = Oracle.ToTorch(w).requires_grad_(true);
         var l1 = F.L1Regularizer(w);
         var tl1 = tw1.abs().sum(1).mean();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using Engine.Bench;
 using Engine.Bench.Benchmarks;
@@ -13,6 +14,7 @@ const string usage = $"""
            Engine.Bench bert [--rounds N]   MiniLM (BERT, 6 layers) against ONNX Runtime: batch 1 x 128 and 32 x 128 tokens
            Engine.Bench {Gpt2TrainingComparison.Usage}
            Engine.Bench {AttentionComparison.Usage}
+           Engine.Bench {SpladeComparison.Usage}
     """;
 
 switch (args.FirstOrDefault())
@@ -36,6 +38,8 @@ switch (args.FirstOrDefault())
         return Gpt2TrainingComparison.Run(args[1..]);
     case "attention":
         return AttentionComparison.Run(args[1..]);
+    case "splade":
+        return SpladeComparison.Run(args[1..]);
     default:
         Console.Error.WriteLine(usage);
         return 2;
@@ -43,7 +47,9 @@ switch (args.FirstOrDefault())
 
 static int RunBenchmarks(string[] benchmarkArgs)
 {
-    var config = DefaultConfig.Instance.AddColumn(new RateColumn());
+    // Wide enough for shapes such as "pool-backward 64x2048x30522".
+    var config = DefaultConfig.Instance.AddColumn(new RateColumn())
+        .WithSummaryStyle(SummaryStyle.Default.WithMaxParameterColumnWidth(32));
     bool filtered = benchmarkArgs.Any(arg => arg is "--filter" or "-f");
     var arguments = filtered ? benchmarkArgs : [.. benchmarkArgs, "--filter", "*"];
     var summaries = BenchmarkSwitcher.FromAssembly(typeof(CpuBenchmark).Assembly).Run(arguments, config);

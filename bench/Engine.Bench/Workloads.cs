@@ -76,6 +76,50 @@ public sealed record GeluWorkload(int Rows, int Cols, string Note = "") : Worklo
     public override RateUnit Unit => RateUnit.GigabytePerSecond;
 }
 
+/// <summary>
+/// One SPLADE training op on B texts packed into R token rows over a vocabulary of V (and the
+/// top k kept by ToSparse), shown as "op BxRxV". Work is the bytes the op must move, each element
+/// once, float32 and int32 alike 4 bytes: pool-forward R V (logits) + 2 B V (w, argmax);
+/// pool-backward R V (dlogits) + 3 B V (argmax, dw, the selected logits); flops (forward +
+/// backward) 3 B V (w read twice, dw written) + 2 V (the means); to-sparse B V (w) + 2 B k
+/// (columns and values).
+/// </summary>
+public sealed record SpladeWorkload(string Op, int Texts, int Rows, int Vocab, int TopK = 256, string Note = "")
+    : Workload("splade", $"{Op} {Texts}x{Rows}x{Vocab}", Note)
+{
+    /// <summary>The ops, in the order they are reported.</summary>
+    public static readonly string[] Ops = ["pool-forward", "pool-backward", "flops", "to-sparse"];
+
+    /// <inheritdoc />
+    public override double WorkPerCall => 4.0 * Op switch
+    {
+        "pool-forward" => (double)Rows * Vocab + 2.0 * Texts * Vocab,
+        "pool-backward" => (double)Rows * Vocab + 3.0 * Texts * Vocab,
+        "flops" => 3.0 * Texts * Vocab + 2.0 * Vocab,
+        "to-sparse" => (double)Texts * Vocab + 2.0 * Texts * Math.Min(TopK, Vocab),
+        _ => throw new ArgumentException($"unknown SPLADE op '{Op}' (known: {string.Join(", ", Ops)})"),
+    };
+
+    /// <inheritdoc />
+    public override RateUnit Unit => RateUnit.GigabytePerSecond;
+
+    /// <summary>Text lengths between 8 and 56 (a fixed seed), adjusted to sum to the rows (each at least 1).</summary>
+    public int[] Lengths()
+    {
+        var random = new Random(7);
+        var lengths = Enumerable.Range(0, Texts).Select(_ => random.Next(8, 57)).ToArray();
+        double scale = (double)Rows / lengths.Sum();
+        for (int b = 0; b < Texts; b++) lengths[b] = Math.Max(1, (int)(lengths[b] * scale));
+        for (int b = 0, sum = lengths.Sum(); sum != Rows; b = (b + 1) % Texts)
+        {
+            int step = sum < Rows ? 1 : lengths[b] > 1 ? -1 : 0;
+            lengths[b] += step;
+            sum += step;
+        }
+        return lengths;
+    }
+}
+
 /// <summary>The shapes measured, per kernel family.</summary>
 public static class Workloads
 {
@@ -106,6 +150,9 @@ public static class Workloads
 
     /// <summary>GPT-2 small's MLP activation for 256 tokens.</summary>
     public static readonly GeluWorkload[] Gelu = [new(256, 3072, "GPT-2 MLP")];
+
+    /// <summary>SPLADE training: 64 texts in 2048 packed token rows over BERT's vocabulary, each op.</summary>
+    public static readonly SpladeWorkload[] Splade = [.. SpladeWorkload.Ops.Select(op => new SpladeWorkload(op, 64, 2048, 30522, Note: "SPLADE training"))];
 
     /// <summary>Every workload of <paramref name="family"/>; with <paramref name="quick"/>, the few that represent it.</summary>
     public static IReadOnlyList<Workload> Of(string family, bool quick) => family switch

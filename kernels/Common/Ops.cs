@@ -17,3 +17,13 @@ public enum ReduceOp
 {
     Sum, Mean, Max, ArgMax,
 }
+
+/// <summary>
+/// Sparsity penalties of a batch of vectors w [N, V], both built on the column means
+/// m_j = mean_i |w_ij|: <c>Flops</c> = sum_j m_j^2 (Paria et al. 2020), <c>L1</c> = sum_j m_j
+/// (= mean_i sum_j |w_ij|).
+/// </summary>
+public enum SparsityPenalty
+{
+    Flops, L1,
+}

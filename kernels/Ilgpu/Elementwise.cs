@@ -268,7 +268,7 @@ public static class Elementwise
     /// log1p(x) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), s = x / (2 + x), |s| &lt;= 0.172, the series
     /// cut after s^11 (truncation below 1e-8 relative); elsewhere log(1 + x) is well conditioned.
     /// </summary>
-    private static float Log1p(float x)
+    internal static float Log1p(float x)
     {
         if (x > -0.29289322f && x < 0.41421357f)
         {

@@ -43,6 +43,60 @@ internal static class GroupReduce
         return result;
     }
 
+    /// <summary>Integer sum over the lanes 0 .. count - 1 of the group (scratch[lane]).</summary>
+    public static int Sum(ArrayView<int> scratch, int value, int lane, int count)
+    {
+        scratch[lane] = value;
+        Group.Barrier();
+        for (int s = count >> 1; s > 0; s >>= 1)
+        {
+            if (lane < s)
+                scratch[lane] = scratch[lane] + scratch[lane + s];
+            Group.Barrier();
+        }
+        int result = scratch[0];
+        Group.Barrier();
+        return result;
+    }
+
+    /// <summary>Integer minimum over the lanes 0 .. count - 1 of the group (scratch[lane]).</summary>
+    public static int Min(ArrayView<int> scratch, int value, int lane, int count)
+    {
+        scratch[lane] = value;
+        Group.Barrier();
+        for (int s = count >> 1; s > 0; s >>= 1)
+        {
+            if (lane < s && scratch[lane + s] < scratch[lane])
+                scratch[lane] = scratch[lane + s];
+            Group.Barrier();
+        }
+        int result = scratch[0];
+        Group.Barrier();
+        return result;
+    }
+
+    /// <summary>
+    /// Exclusive prefix sum over the lanes 0 .. count - 1 of the group: returns the sum of the
+    /// values of the lanes below this one and sets <paramref name="total"/> to the sum of all.
+    /// Hillis-Steele: step d adds the value 2^d lanes down, log2(count) steps, two barriers each.
+    /// </summary>
+    public static int ExclusiveSum(ArrayView<int> scratch, int value, int lane, int count, out int total)
+    {
+        scratch[lane] = value;
+        Group.Barrier();
+        for (int offset = 1; offset < count; offset <<= 1)
+        {
+            int below = lane >= offset ? scratch[lane - offset] : 0;
+            Group.Barrier();
+            scratch[lane] = scratch[lane] + below;
+            Group.Barrier();
+        }
+        int inclusive = scratch[lane];
+        total = scratch[count - 1];
+        Group.Barrier();
+        return inclusive - value;
+    }
+
     /// <summary>
     /// Maximum and the index where it first occurs over the lane set. NaN counts as larger than
     /// any number (so a NaN propagates, as torch's max/argmax do); ties go to the smaller index.

@@ -44,6 +44,12 @@ public static class KernelCatalog
         Explicit(typeof(Attention), nameof(Attention.Forward)),
         Explicit(typeof(Attention), nameof(Attention.KeyValueBackward)),
         Explicit(typeof(Attention), nameof(Attention.QueryBackward)),
+        Explicit(typeof(SpladePool), nameof(SpladePool.Forward)),
+        Explicit(typeof(SpladePool), nameof(SpladePool.Backward)),
+        Explicit(typeof(FlopsRegularizer), nameof(FlopsRegularizer.ColumnMeans)),
+        Explicit(typeof(FlopsRegularizer), nameof(FlopsRegularizer.Loss)),
+        Explicit(typeof(FlopsRegularizer), nameof(FlopsRegularizer.Backward)),
+        Explicit(typeof(ToSparse), nameof(ToSparse.Select)),
     ];
 
     private static KernelInfo Explicit(Type family, string method) =>

@@ -135,6 +135,52 @@ public interface IBackend : IDisposable
     void CrossEntropyBackward(BufferView logits, BufferView targets, BufferView dloss, BufferView dlogits,
         int rows, int cols, int ignoreIndex);
 
+    // ---- learned sparse representations (SPLADE) ----
+
+    /// <summary>
+    /// SPLADE pooling over lists of rows of contiguous logits [rows, vocab]: text b owns the rows
+    /// rowIds[offsets[b] .. offsets[b + 1]) (int32 rowIds, int32 offsets [texts + 1], rows in the
+    /// text's order; no row belongs to two texts). Writes w [texts, vocab] with
+    /// w[b, j] = max over its rows r of log(1 + relu(logits[r, j])), and int32 argmax [texts, vocab]:
+    /// the first of its rows where logits[r, j] reaches that maximum, or -1 where w[b, j] = 0 (no rows,
+    /// or none positive). A NaN logit counts as the maximum, so it reaches w.
+    /// </summary>
+    void SpladePool(BufferView logits, BufferView rowIds, BufferView offsets, BufferView w, BufferView argmax, int texts, int vocab);
+
+    /// <summary>
+    /// The gradient of <see cref="SpladePool"/> over every row r of logits [rows, vocab], with int32
+    /// rowText [rows] the text owning row r (-1 for rows no text owns, e.g. padding):
+    /// dlogits[r, j] = dw[b, j] / (1 + logits[r, j]) where b = rowText[r] and argmax[b, j] = r, else 0.
+    /// Every element of dlogits is written once (no fill needed, no atomics).
+    /// </summary>
+    void SpladePoolBackward(BufferView logits, BufferView rowText, BufferView argmax, BufferView dw, BufferView dlogits,
+        long rows, int texts, int vocab);
+
+    /// <summary>
+    /// A sparsity regularizer of contiguous w [n, vocab]: means [vocab] = (1/n) sum_i |w_ij| (kept for the
+    /// backward) and the scalar loss [1] = sum_j means_j^2 (<see cref="SparsityPenalty.Flops"/>) or
+    /// sum_j means_j (<see cref="SparsityPenalty.L1"/>), every sum in a fixed order (bitwise reproducible).
+    /// </summary>
+    void SparsityRegularizer(SparsityPenalty penalty, BufferView w, BufferView means, BufferView loss, int n, int vocab);
+
+    /// <summary>
+    /// The gradient of <see cref="SparsityRegularizer"/> from the upstream scalar dloss [1] (read on the
+    /// device): dw = dloss * 2 means_j sign(w_ij) / n (Flops) or dloss * sign(w_ij) / n (L1), sign(0) = 0.
+    /// means is read only for Flops.
+    /// </summary>
+    void SparsityRegularizerBackward(SparsityPenalty penalty, BufferView w, BufferView means, BufferView dloss, BufferView dw,
+        int n, int vocab);
+
+    /// <summary>
+    /// Sparse selection from contiguous w [rows, vocab], per row: the columns with |w| &gt; threshold
+    /// (threshold &gt;= 0), of those at most <paramref name="capacity"/> with the largest |w| (ties to the lower
+    /// column), written ascending into columns [rows, capacity] (int32) with their values into values
+    /// [rows, capacity], and their number into counts [rows] (int32). A row holding a non-finite value
+    /// gets counts = -1 - (its first such column) instead.
+    /// </summary>
+    void ToSparse(BufferView w, BufferView counts, BufferView columns, BufferView values, int rows, int vocab,
+        float threshold, int capacity);
+
     /// <summary>One fused AdamW update of <paramref name="count"/> contiguous parameters in place; see <see cref="AdamWStep"/>.</summary>
     void AdamW(BufferView param, BufferView grad, BufferView m, BufferView v, long count, in AdamWStep step);
 

@@ -81,6 +81,13 @@ public sealed class IlgpuBackend : IBackend
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDesc>? _attentionQueryBackward;
 
+    private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, int, int>? _spladePool;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, long, int>? _spladePoolBackward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int>? _columnMeans;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, SparsityPenalty, int>? _sparsityLoss;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SparsityPenalty, int, int>? _sparsityBackward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, int, int, float, int>? _toSparse;
+
     private IlgpuBackend(Context context, Accelerator accelerator, int groupSize)
     {
         _context = context;
@@ -611,6 +618,109 @@ public sealed class IlgpuBackend : IBackend
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Groups (W, H) as the column reduction: W consecutive columns of one text (up to 32) times H
+    /// slices of its rows; see <see cref="K.SpladePool.Forward"/>. logits and rowIds are bounded by
+    /// their storage (the row count is not an argument).
+    /// </remarks>
+    public void SpladePool(BufferView logits, BufferView rowIds, BufferView offsets, BufferView w, BufferView argmax, int texts, int vocab)
+    {
+        if (texts == 0 || vocab == 0)
+            return;
+        int width = Math.Min(32, Math.Min(_groupSize, CeilPowerOfTwo(vocab)));
+        long groups = (long)texts * ((vocab + width - 1) / width);
+        if (groups > _accelerator.MaxGridSize.X)
+            throw new NotSupportedException($"SpladePool over {texts} texts of {vocab} columns exceeds the launch grid of {Name}.");
+        lock (_lock)
+        {
+            Enter();
+            _spladePool ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>,
+                ArrayView<int>, int, int>(K.SpladePool.Forward);
+            var config = new KernelConfig(new Index2D((int)groups, 1), new Index2D(width, _groupSize / width));
+            long outputs = (long)texts * vocab;
+            _spladePool(config, View(logits), View(rowIds).Cast<int>(), View(offsets, texts + 1).Cast<int>(), View(w, outputs),
+                View(argmax, outputs).Cast<int>(), texts, vocab);
+        }
+    }
+
+    /// <inheritdoc />
+    public void SpladePoolBackward(BufferView logits, BufferView rowText, BufferView argmax, BufferView dw, BufferView dlogits,
+        long rows, int texts, int vocab)
+    {
+        if (rows == 0 || vocab == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _spladePoolBackward ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>,
+                ArrayView<float>, long, int>(K.SpladePool.Backward);
+            long count = rows * vocab;
+            long outputs = Math.Max(1L, (long)texts * vocab);
+            _spladePoolBackward(RowsConfig(rows, vocab), View(logits, count), View(rowText, rows).Cast<int>(),
+                View(argmax, outputs).Cast<int>(), View(dw, outputs), View(dlogits, count), rows, vocab);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Two kernels: <see cref="K.FlopsRegularizer.ColumnMeans"/> (groups of W columns times H row
+    /// slices) and <see cref="K.FlopsRegularizer.Loss"/> (one group).
+    /// </remarks>
+    public void SparsityRegularizer(SparsityPenalty penalty, BufferView w, BufferView means, BufferView loss, int n, int vocab)
+    {
+        lock (_lock)
+        {
+            Enter();
+            var meansView = View(means, Math.Max(1, vocab));
+            if (vocab > 0)
+            {
+                _columnMeans ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int>(K.FlopsRegularizer.ColumnMeans);
+                int width = Math.Min(32, Math.Min(_groupSize, CeilPowerOfTwo(vocab)));
+                var config = new KernelConfig(new Index2D((vocab + width - 1) / width, 1), new Index2D(width, _groupSize / width));
+                _columnMeans(config, View(w, Math.Max(1L, (long)n * vocab)), meansView, n, vocab);
+            }
+            _sparsityLoss ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, SparsityPenalty, int>(K.FlopsRegularizer.Loss);
+            _sparsityLoss(new KernelConfig(new Index1D(1), new Index1D(_groupSize)), meansView, View(loss, 1), penalty, vocab);
+        }
+    }
+
+    /// <inheritdoc />
+    public void SparsityRegularizerBackward(SparsityPenalty penalty, BufferView w, BufferView means, BufferView dloss, BufferView dw,
+        int n, int vocab)
+    {
+        long count = (long)n * vocab;
+        if (count == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _sparsityBackward ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                SparsityPenalty, int, int>(K.FlopsRegularizer.Backward);
+            var wView = View(w, count);
+            _sparsityBackward(RowsConfig(n, vocab), wView, penalty == SparsityPenalty.Flops ? View(means, vocab) : wView,
+                View(dloss, 1), View(dw, count), penalty, n, vocab);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One group per row (grid-stride over the rows); see <see cref="K.ToSparse.Select"/>.</remarks>
+    public void ToSparse(BufferView w, BufferView counts, BufferView columns, BufferView values, int rows, int vocab,
+        float threshold, int capacity)
+    {
+        if (rows == 0)
+            return;
+        lock (_lock)
+        {
+            Enter();
+            _toSparse ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>,
+                int, int, float, int>(K.ToSparse.Select);
+            long selected = Math.Max(1L, (long)rows * capacity);
+            _toSparse(RowsConfig(rows, vocab), View(w, Math.Max(1L, (long)rows * vocab)), View(counts, rows).Cast<int>(),
+                View(columns, selected).Cast<int>(), View(values, selected), rows, vocab, threshold, capacity);
+        }
+    }
+
+    /// <inheritdoc />
     public void AdamW(BufferView param, BufferView grad, BufferView m, BufferView v, long count, in AdamWStep step)
     {
         if (count <= 0)
@@ -747,6 +857,16 @@ public sealed class IlgpuBackend : IBackend
     {
         long groups = Math.Min((count + _groupSize - 1) / _groupSize, _residentGroups);
         return new KernelConfig(new Index1D((int)groups), new Index1D(_groupSize));
+    }
+
+    /// <summary>
+    /// One 1-D group per row, up to the device's resident groups (the kernels loop over rows with
+    /// the grid's stride), each the smallest power of two covering the row, at most the group size.
+    /// </summary>
+    private KernelConfig RowsConfig(long rows, int cols)
+    {
+        int groups = (int)Math.Min(rows, _residentGroups);
+        return new KernelConfig(new Index1D(groups), new Index1D(Math.Min(_groupSize, CeilPowerOfTwo(Math.Max(1, cols)))));
     }
 
     /// <summary>

@@ -131,6 +131,33 @@ public sealed unsafe class SimdBackend : IBackend
         Kernels.Simd.CrossEntropy.Backward(P(logits), (int*)P(targets), P(dloss), P(dlogits), rows, cols, ignoreIndex);
 
     /// <inheritdoc />
+    public void SpladePool(BufferView logits, BufferView rowIds, BufferView offsets, BufferView w, BufferView argmax, int texts, int vocab) =>
+        Kernels.Simd.SpladePool.Forward(P(logits), (int*)P(rowIds), (int*)P(offsets), P(w), (int*)P(argmax), texts, vocab);
+
+    /// <inheritdoc />
+    public void SpladePoolBackward(BufferView logits, BufferView rowText, BufferView argmax, BufferView dw, BufferView dlogits,
+        long rows, int texts, int vocab)
+    {
+        if (rows > int.MaxValue)
+            throw new NotSupportedException($"SpladePoolBackward over {rows} rows exceeds the int32 row count of {Name}.");
+        Kernels.Simd.SpladePool.Backward(P(logits), (int*)P(rowText), (int*)P(argmax), P(dw), P(dlogits), (int)rows, vocab);
+    }
+
+    /// <inheritdoc />
+    public void SparsityRegularizer(SparsityPenalty penalty, BufferView w, BufferView means, BufferView loss, int n, int vocab) =>
+        Kernels.Simd.FlopsRegularizer.Forward(penalty, P(w), P(means), P(loss), n, vocab);
+
+    /// <inheritdoc />
+    public void SparsityRegularizerBackward(SparsityPenalty penalty, BufferView w, BufferView means, BufferView dloss, BufferView dw,
+        int n, int vocab) =>
+        Kernels.Simd.FlopsRegularizer.Backward(penalty, P(w), P(means), P(dloss), P(dw), n, vocab);
+
+    /// <inheritdoc />
+    public void ToSparse(BufferView w, BufferView counts, BufferView columns, BufferView values, int rows, int vocab,
+        float threshold, int capacity) =>
+        Kernels.Simd.ToSparse.Select(P(w), (int*)P(counts), (int*)P(columns), P(values), rows, vocab, threshold, capacity);
+
+    /// <inheritdoc />
     public void AdamW(BufferView param, BufferView grad, BufferView m, BufferView v, long count, in AdamWStep step) =>
         Kernels.Simd.AdamW.Step(P(param), P(grad), P(m), P(v), count, step);
 

@@ -222,14 +222,4 @@ public static partial class F
         }
         return new SparseMatrix(vocab, offsets, ids, weights);
     }
-
-    /// <summary>
-    /// The rows of w [N, V] as sparse vectors: entries above <paramref name="threshold"/>, and with
-    /// <paramref name="topK"/> only the k largest of each row (as <see cref="Sparse.SparseMatrix.FromDense"/>).
-    /// </summary>
-    public static Sparse.SparseMatrix ToSparse(Tensor w, float threshold = 0f, int? topK = null)
-    {
-        if (w.Rank != 2) throw new ArgumentException($"ToSparse: w {ShapeMath.Format(w.Shape)} must be [N, V].");
-        return Sparse.SparseMatrix.FromDense(w.ToArray(), w.Size(0), w.Size(1), threshold, topK);
-    }
 }

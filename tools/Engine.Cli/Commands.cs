@@ -30,6 +30,8 @@ public static class Commands
                     return SearchCommand.Run(args[1..]);
                 case "eval":
                     return EvalCommand.Run(args[1..]);
+                case "export":
+                    return ExportCommand.Run(args[1..]);
                 case "dense-eval":
                     return DenseEvalCommand.Run(args[1..]);
                 case "train":
@@ -43,7 +45,7 @@ public static class Commands
                 case "generate":
                     return GenerateCommand.Run(args[1..]);
                 default:
-                    Console.WriteLine("usage: engine <demo|devices|embed|prepare-data|train|generate|prepare-retrieval|index|search|eval|dense-eval|splade-cache|splade-train|splade-sweep>");
+                    Console.WriteLine("usage: engine <demo|devices|embed|prepare-data|train|generate|prepare-retrieval|index|search|eval|export|dense-eval|splade-cache|splade-train|splade-sweep>");
                     Console.WriteLine("  demo      a tour of the tensor API and the matmul rates of each backend");
                     Console.WriteLine("  devices   the compute devices this machine offers");
                     Console.WriteLine("  embed     sentence vectors: [--model minilm|arcticxs|PATH.dll] [--input FILE|-] [--output FILE|-] [--format jsonl|npy] [--batch N] [--max-tokens N]");
@@ -52,6 +54,7 @@ public static class Commands
                     Console.WriteLine("  " + IndexCommand.Usage);
                     Console.WriteLine("  " + SearchCommand.Usage);
                     Console.WriteLine("  " + EvalCommand.Usage);
+                    Console.WriteLine("  " + ExportCommand.Usage);
                     Console.WriteLine("  " + DenseEvalCommand.Usage);
                     Console.WriteLine("  " + SpladeCacheCommand.Usage);
                     Console.WriteLine("  " + SpladeTrainCommand.Usage);

@@ -1,19 +1,22 @@
 using System.Diagnostics;
 using System.Globalization;
 using Engine.Io.Retrieval;
+using Engine.Models;
 using Engine.Sparse;
 
 namespace Engine.Cli;
 
 /// <summary>
-/// engine index: a BM25 inverted index over the documents of a retrieval dataset.
+/// engine index: an inverted index over the documents of a retrieval dataset, of BM25 weights or
+/// of a trained SPLADE encoder's vectors.
 ///   engine index --data DIR --out DIR [--encoding float32|uint16|byte] [--k1 0.9] [--b 0.4] [--keep-stop-words]
-/// Writes DIR/bm25.tsv (the vocabulary and statistics, <see cref="Bm25.Save"/>) and DIR/index.bin
-/// (<see cref="InvertedIndex.Save"/>).
+///   engine index --data DIR --out DIR --model SPLADE.safetensors [--cache STATES] [--encoding ...]
+/// Writes DIR/index.bin and DIR/bm25.tsv or DIR/splade.safetensors (a copy of the model), which
+/// <see cref="IndexDirectory"/> reads back.
 /// </summary>
 internal static class IndexCommand
 {
-    public const string Usage = "index     a BM25 index of a dataset's documents: --data DIR --out DIR [--encoding float32|uint16|byte] [--k1 0.9] [--b 0.4] [--keep-stop-words]";
+    public const string Usage = "index     an inverted index of a dataset's documents: --data DIR --out DIR [--model SPLADE.safetensors [--cache STATES]] [--encoding float32|uint16|byte] [--k1 0.9] [--b 0.4] [--keep-stop-words]";
 
     /// <summary>Runs the command on the arguments after the verb; returns the process exit code.</summary>
     public static int Run(string[] args)
@@ -28,40 +31,47 @@ internal static class IndexCommand
             "byte" => PostingEncoding.Byte,
             var other => throw new ArgumentException($"--encoding must be float32, uint16 or byte, not '{other}'."),
         };
-        var bm25Options = new Bm25Options(options.GetFloat("--k1", 0.9f), options.GetFloat("--b", 0.4f), !options.Flag("--keep-stop-words"));
-
-        var clock = Stopwatch.StartNew();
         var dataset = RetrievalDataset.Load(options.Get("--data", ""));
-        var (model, documents) = Bm25.Build(dataset.Documents.Select(d => d.Text).ToArray(), bm25Options);
-        var index = InvertedIndex.Build(documents, encoding);
+        var texts = dataset.Documents.Select(d => d.Text).ToArray();
         string output = options.Get("--out", "");
         Directory.CreateDirectory(output);
-        model.Save(Path.Combine(output, Bm25Index.ModelFileName));
-        index.Save(Path.Combine(output, Bm25Index.IndexFileName));
-
         var invariant = CultureInfo.InvariantCulture;
+        var clock = Stopwatch.StartNew();
+        SparseMatrix documents;
+        string description;
+        if (options.Has("--model"))
+        {
+            string modelPath = options.Get("--model", "");
+            using var device = DeviceOption.Create(options.Get("--device", "cpu"));
+            using var model = SpladeEncoder.Load(device, modelPath);
+            var progress = new CountProgress("encode ", texts.Length);
+            documents = options.Has("--cache")
+                ? model.Encode(texts, SpladeStateCache.Load(options.Get("--cache", "")), batchSize: 64, progress: new CountReport(progress))
+                : model.Encode(texts, batchSize: 64, progress: new CountReport(progress));
+            progress.Finish();
+            File.Copy(modelPath, Path.Combine(output, IndexDirectory.SpladeFileName), overwrite: true);
+            description = string.Create(invariant, $"SPLADE ({Path.GetFileName(modelPath)}), encoded at {texts.Length / clock.Elapsed.TotalSeconds:F0} documents/s");
+        }
+        else
+        {
+            var bm25Options = new Bm25Options(options.GetFloat("--k1", 0.9f), options.GetFloat("--b", 0.4f), !options.Flag("--keep-stop-words"));
+            (var model, documents) = Bm25.Build(texts, bm25Options);
+            model.Save(Path.Combine(output, IndexDirectory.Bm25FileName));
+            description = string.Create(invariant, $"BM25 (k1 {bm25Options.K1}, b {bm25Options.B}, stop words {(bm25Options.RemoveStopWords ? "removed" : "kept")})");
+        }
+        var indexClock = Stopwatch.StartNew();
+        var index = InvertedIndex.Build(documents, encoding);
+        double buildSeconds = indexClock.Elapsed.TotalSeconds;
+        index.Save(Path.Combine(output, IndexDirectory.IndexFileName));
         Console.WriteLine(string.Create(invariant,
-            $"BM25 (k1 {bm25Options.K1}, b {bm25Options.B}, stop words {(bm25Options.RemoveStopWords ? "removed" : "kept")}): {index.Documents:N0} documents, {index.Terms:N0} terms, {index.Postings:N0} postings ({index.Encoding}), {RetrievalMetrics.MeanNonZeros(documents):F1} terms per document, {clock.Elapsed.TotalSeconds:F1} s"));
-        Console.WriteLine($"wrote {Path.Combine(output, Bm25Index.ModelFileName)} and {Path.Combine(output, Bm25Index.IndexFileName)}");
+            $"{description}: {index.Documents:N0} documents, {index.Terms:N0} terms, {index.Postings:N0} postings ({index.Encoding}), {RetrievalMetrics.MeanNonZeros(documents):F1} terms per document; index built in {buildSeconds:F2} s ({index.Documents / buildSeconds:F0} documents/s); {clock.Elapsed.TotalSeconds:F1} s in all"));
+        Console.WriteLine($"wrote {output}");
         return 0;
     }
 }
 
-/// <summary>A BM25 index directory as <see cref="IndexCommand"/> writes it, loaded with the dataset it indexes.</summary>
-internal sealed record Bm25Index(Bm25 Model, InvertedIndex Index, RetrievalDataset Dataset)
+/// <summary>Forwards a count of finished items to a progress line, on the reporting thread (unlike <see cref="Progress{T}"/>).</summary>
+internal sealed class CountReport(CountProgress line) : IProgress<int>
 {
-    public const string ModelFileName = "bm25.tsv";
-    public const string IndexFileName = "index.bin";
-
-    /// <summary>Loads the model and index of <paramref name="indexDirectory"/> and the dataset of <paramref name="dataDirectory"/>, checking that they belong together.</summary>
-    public static Bm25Index Load(string indexDirectory, string dataDirectory)
-    {
-        var model = Bm25.Load(Path.Combine(indexDirectory, ModelFileName));
-        var index = InvertedIndex.Load(Path.Combine(indexDirectory, IndexFileName));
-        var dataset = RetrievalDataset.Load(dataDirectory);
-        if (index.Documents != dataset.Documents.Count || model.DocumentCount != index.Documents || index.Terms != model.Vocabulary.Count)
-            throw new InvalidDataException(
-                $"{indexDirectory} does not belong to {dataDirectory}: the index has {index.Documents} documents and {index.Terms} terms, the model {model.DocumentCount} and {model.Vocabulary.Count}, the dataset {dataset.Documents.Count} documents.");
-        return new Bm25Index(model, index, dataset);
-    }
+    public void Report(int value) => line.Update(value);
 }

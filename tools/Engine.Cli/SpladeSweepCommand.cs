@@ -16,12 +16,13 @@ namespace Engine.Cli;
 internal static class SpladeSweepCommand
 {
     public const string Usage =
-        "splade-sweep  lambda sweep vs BM25 and dense: --data DIR --cache FILE --out DIR [--lambdas 1e-4,3e-4,1e-3,3e-3] [--query-weight 1] [--steps 200] " +
-        "[--batch 32] [--lr 1e-3] [--reg-warmup 100] [--tuned-layers 0] [--decoder-bias -2] [--split test] [--full-vocabulary]";
+        "splade-sweep  lambda sweep vs BM25 and dense: --data DIR --cache FILE --out DIR [--lambdas 0.1,0.3,1,3] [--query-weight 1] [--split test] " +
+        "[splade-train's training options]";
 
     public static int Run(string[] args)
     {
         var o = Options.Parse(args, "--full-vocabulary", "--hard-negatives");
+        
         if (!o.Has("--data") || !o.Has("--cache") || !o.Has("--out"))
             throw new ArgumentException("usage: engine " + Usage);
         var invariant = CultureInfo.InvariantCulture;
@@ -29,23 +30,18 @@ internal static class SpladeSweepCommand
         Directory.CreateDirectory(outDir);
         var dataset = RetrievalDataset.Load(o.Get("--data", ""));
         var split = RetrievalDataset.ParseSplit(o.Get("--split", "test"));
-        var lambdas = o.Get("--lambdas", "1e-4,3e-4,1e-3,3e-3").Split(',').Select(t => double.Parse(t, NumberStyles.Float, invariant)).ToArray();
+        var lambdas = o.Get("--lambdas", "0.1,0.3,1,3").Split(',').Select(t => double.Parse(t, NumberStyles.Float, invariant)).ToArray();
         double queryWeight = o.GetDouble("--query-weight", 1);
-        var baseOptions = SpladeTrainCommand.ReadOptions(o) with
-        {
-            TotalSteps = o.GetInt("--steps", 200),
-            LearningRate = o.GetDouble("--lr", 1e-3),
-            MinLearningRate = o.GetDouble("--lr", 1e-3) / 10,
-            TunedLayers = o.GetInt("--tuned-layers", 0),
-        };
-        float decoderBias = o.GetFloat("--decoder-bias", -2f);
+        var baseOptions = SpladeTrainCommand.ReadOptions(o);
 
         var clock = Stopwatch.StartNew();
         var cache = SpladeStateCache.Load(o.Get("--cache", ""));
         Console.WriteLine(string.Create(invariant, $"state cache: {cache.Count:N0} texts entering layer {cache.FirstTunedLayer}, {cache.Bytes / 1e9:F2} GB, loaded in {clock.Elapsed.TotalSeconds:F0} s"));
         using var device = DeviceOption.Create(o.Get("--device", "cpu"));
         var assembly = SpladeTrainCommand.MiniLmAssembly();
-        int[]? outputIds = o.Flag("--full-vocabulary") ? null : CollectionVocabulary(dataset, assembly, device);
+        string start = Path.Combine(outDir, "start.safetensors");
+        using (var model = SpladeTrainCommand.Start(o, dataset, device, cache, baseOptions.TunedLayers).Model)
+            model.Save(start);
 
         var references = new List<SparseEvaluationResult> { Bm25Reference(dataset, split) };
         references[0].Print(Console.Out);
@@ -57,7 +53,7 @@ internal static class SpladeSweepCommand
             var options = baseOptions with { LambdaDocument = lambda, LambdaQuery = lambda * queryWeight };
             string runDir = Path.Combine(outDir, "lambda-" + lambda.ToString("G3", invariant));
             Directory.CreateDirectory(runDir);
-            using var model = SpladeEncoder.FromPretrained(device, assembly, o.GetInt("--max-tokens", 256), options.Seed, decoderBias, outputIds);
+            using var model = SpladeEncoder.Load(device, start);
             var trainClock = Stopwatch.StartNew();
             var steps = SpladeTrainCommand.Train(model, options, dataset, cache, Path.Combine(runDir, "splade.safetensors"), resume: false);
             double trainSeconds = trainClock.Elapsed.TotalSeconds;
@@ -66,26 +62,13 @@ internal static class SpladeSweepCommand
             var last = steps[^Math.Min(10, steps.Count)..];
             rows.Add(new SweepRow(lambda, lambda * queryWeight, result, last.Average(s => s.RankingLoss), trainSeconds / steps.Count));
             File.WriteAllText(Path.Combine(runDir, $"eval-{result.Split}.json"), result.ToJson());
-            Write(outDir, rows, references, dense, baseOptions, outputIds?.Length ?? 0, decoderBias, args);
+            Write(outDir, rows, references, dense, baseOptions, model.OutputSize, o.GetInt("--pretrain-steps", 300), args);
         }
         Console.WriteLine($"sweep done in {clock.Elapsed.TotalMinutes:F0} min: {Path.Combine(outDir, "sweep.md")}, {Path.Combine(outDir, "sweep.svg")}");
         return 0;
     }
 
     private sealed record SweepRow(double LambdaDocument, double LambdaQuery, SparseEvaluationResult Result, double FinalRankingLoss, double SecondsPerStep);
-
-    /// <summary>The word pieces of every document and training query, without [PAD], [UNK], [CLS], [SEP] and [MASK]: the output vocabulary of the swept encoders.</summary>
-    private static int[] CollectionVocabulary(RetrievalDataset dataset, string assembly, Device device)
-    {
-        using var model = SpladeEncoder.FromPretrained(device, assembly);
-        var special = new HashSet<string> { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" };
-        var texts = dataset.Documents.Select(d => d.Text).Concat(dataset.QueriesOf(QuerySplit.Train).Select(q => q.Text));
-        var ids = new HashSet<int>();
-        foreach (var text in texts) ids.UnionWith(model.Tokenize(text));
-        var result = ids.Where(i => !special.Contains(model.Vocabulary[i])).Order().ToArray();
-        Console.WriteLine($"output vocabulary: the {result.Length:N0} word pieces of the documents and training queries (of {model.Vocabulary.Count:N0})");
-        return result;
-    }
 
     private static SparseEvaluationResult Bm25Reference(RetrievalDataset dataset, QuerySplit split)
     {
@@ -96,7 +79,7 @@ internal static class SpladeSweepCommand
     }
 
     private static void Write(string outDir, List<SweepRow> rows, List<SparseEvaluationResult> references, DenseEvaluationResult dense,
-        SpladeTrainingOptions options, int outputWords, float decoderBias, string[] args)
+        SpladeTrainingOptions options, int outputWords, int pretrainSteps, string[] args)
     {
         var invariant = CultureInfo.InvariantCulture;
         var bm25 = references[0];
@@ -104,9 +87,9 @@ internal static class SpladeSweepCommand
         md.AppendLine($"# SPLADE lambda sweep on the {bm25.Split} split");
         md.AppendLine();
         md.AppendLine(string.Create(invariant, $"{bm25.Queries} queries (Nave's topics), {bm25.Documents:N0} documents (KJV verses). Regenerate with `./build.sh splade-sweep` (here: `engine splade-sweep {string.Join(' ', args)}`)."));
-        string vocabulary = outputWords > 0 ? $"output vocabulary the {outputWords:N0} word pieces of the documents and training queries." : "full output vocabulary.";
+        string vocabulary = outputWords < 30522 ? $"output vocabulary the {outputWords:N0} word pieces of the documents and training queries" : "the full output vocabulary";
         md.AppendLine(string.Create(invariant,
-            $"Training: {options.TotalSteps} steps of {options.BatchSize} queries with in-batch negatives, AdamW lr {options.LearningRate:G3} (warm-up {options.WarmupSteps}, cosine), FLOPs warm-up {options.RegularizerWarmupSteps} steps, {options.TunedLayers} encoder layers tuned, decoder bias {decoderBias}, {vocabulary}"));
+            $"Training: {options.TotalSteps} steps of {options.BatchSize} queries with in-batch negatives, AdamW lr {options.LearningRate:G3} (warm-up {options.WarmupSteps}, cosine), FLOPs warm-up {options.RegularizerWarmupSteps} steps, {options.TunedLayers} encoder layers tuned, {vocabulary}; the fresh head first pretrained {pretrainSteps} steps to name each document token's word piece (shared start of every lambda)."));
         md.AppendLine("FLOPs: expected multiplications per query-document pair, sum over terms of p_q(j) p_d(j) (Paria et al. 2020). Latency: median single-thread top-100 search of one query vector through the inverted index; with encoding: including the query's encoder forward.");
         md.AppendLine();
         md.AppendLine("| method | lambda_d | lambda_q | MRR@10 | nDCG@10 | R@100 | nnz/query | nnz/doc | FLOPs | latency µs | with encoding µs | final ranking loss | s/step |");

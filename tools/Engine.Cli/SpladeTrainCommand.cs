@@ -15,12 +15,12 @@ namespace Engine.Cli;
 internal static class SpladeTrainCommand
 {
     public const string Usage =
-        "splade-train  train a SPLADE encoder: --data DIR --out DIR [--steps 300] [--batch 32] [--lr 2e-4] [--lambda-q 1e-3] [--lambda-d 1e-3] " +
-        "[--reg-warmup 100] [--tuned-layers 1] [--hard-negatives] [--max-tokens 256] [--decoder-bias 0] [--seed 0] [--resume] [--eval-split dev|test|none]";
+        "splade-train  train a SPLADE encoder: --data DIR --out DIR [--cache STATES] [--steps 300] [--batch 32] [--lr 1e-3] [--lambda-q 0.3] [--lambda-d 0.3] " +
+        "[--reg-warmup 100] [--tuned-layers 0] [--hard-negatives] [--pretrain-steps 300] [--full-vocabulary] [--max-tokens 256] [--seed 0] [--resume] [--eval-split dev|test|none]";
 
     public static int Run(string[] args)
     {
-        var o = Options.Parse(args, "--hard-negatives", "--resume");
+        var o = Options.Parse(args, "--hard-negatives", "--resume", "--full-vocabulary");
         if (!o.Has("--data") || !o.Has("--out"))
             throw new ArgumentException("usage: engine " + Usage);
         string outDir = o.Get("--out", "");
@@ -29,24 +29,67 @@ internal static class SpladeTrainCommand
         var dataset = RetrievalDataset.Load(o.Get("--data", ""));
         var options = ReadOptions(o);
         using var device = DeviceOption.Create(o.Get("--device", "cpu"));
-        var model = SpladeEncoder.FromPretrained(device, MiniLmAssembly(), o.GetInt("--max-tokens", 256), options.Seed, o.GetFloat("--decoder-bias", 0f));
-        try
+        var loaded = o.Has("--cache") ? SpladeStateCache.Load(o.Get("--cache", "")) : null;
+        var (model, cache) = o.Flag("--resume") && File.Exists(checkpoint)
+            ? Resumed(device, checkpoint, loaded, options.TunedLayers)
+            : Start(o, dataset, device, loaded, options.TunedLayers);
+        using var owned = model;
+        Train(model, options, dataset, cache, checkpoint, o.Flag("--resume"));
+        string split = o.Get("--eval-split", "dev");
+        if (split != "none")
         {
-            var cache = new SpladeStateCache(model.Encoder.Config.Layers - options.TunedLayers);
-            var run = Train(model, options, dataset, cache, checkpoint, o.Flag("--resume"));
-            string split = o.Get("--eval-split", "dev");
-            if (split != "none")
-            {
-                var result = Evaluate(model, cache, dataset, RetrievalDataset.ParseSplit(split), $"SPLADE (lambda_q {options.LambdaQuery}, lambda_d {options.LambdaDocument})", outDir);
-                result.Print(Console.Out);
-                File.WriteAllText(Path.Combine(outDir, $"eval-{split}.json"), result.ToJson());
-            }
-            return 0;
+            var result = Evaluate(model, cache, dataset, RetrievalDataset.ParseSplit(split),
+                string.Create(CultureInfo.InvariantCulture, $"SPLADE (lambda_q {options.LambdaQuery}, lambda_d {options.LambdaDocument})"), outDir);
+            result.Print(Console.Out);
+            File.WriteAllText(Path.Combine(outDir, $"eval-{split}.json"), result.ToJson());
         }
-        finally
+        return 0;
+    }
+
+    /// <summary>
+    /// The starting point of training: all-MiniLM-L6-v2 with a fresh head over the collection's word
+    /// pieces (or the full vocabulary with --full-vocabulary), the head pretrained for
+    /// --pretrain-steps steps to name each document token's own word piece.
+    /// </summary>
+    public static (SpladeEncoder Model, SpladeStateCache Cache) Start(Options o, RetrievalDataset dataset, Device device, SpladeStateCache? cache, int tunedLayers)
+    {
+        var assembly = MiniLmAssembly();
+        ulong seed = (ulong)o.GetInt("--seed", 0);
+        int[]? outputIds = o.Flag("--full-vocabulary") ? null : CollectionVocabulary(dataset, assembly, device);
+        var model = SpladeEncoder.FromPretrained(device, assembly, o.GetInt("--max-tokens", 256), seed, o.GetFloat("--decoder-bias", 0f), outputIds);
+        cache ??= new SpladeStateCache(model.Encoder.Config.Layers - tunedLayers);
+        int steps = o.GetInt("--pretrain-steps", 300);
+        if (steps == 0) return (model, cache);
+        using var pretrainer = new SpladeHeadPretrainer(model, cache, dataset.Documents.Select(d => d.Text).ToArray(), learningRate: 1e-3, seed: seed);
+        var bar = new ProgressBar(steps, 64);
+        float loss = 0;
+        for (int s = 0; s < steps; s++)
         {
-            model.Dispose();
+            loss = pretrainer.TrainStep();
+            bar.Update(s + 1, loss);
         }
+        bar.Finish();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"head pretrained {steps} steps to name each token's word piece: cross-entropy {loss:F3}"));
+        return (model, cache);
+    }
+
+    private static (SpladeEncoder Model, SpladeStateCache Cache) Resumed(Device device, string checkpoint, SpladeStateCache? cache, int tunedLayers)
+    {
+        var model = SpladeEncoder.Load(device, checkpoint);
+        return (model, cache ?? new SpladeStateCache(model.Encoder.Config.Layers - tunedLayers));
+    }
+
+    /// <summary>The word pieces of every document and training query, without [PAD], [UNK], [CLS], [SEP] and [MASK].</summary>
+    public static int[] CollectionVocabulary(RetrievalDataset dataset, string assembly, Device device)
+    {
+        using var model = SpladeEncoder.FromPretrained(device, assembly);
+        var special = new HashSet<string> { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" };
+        var texts = dataset.Documents.Select(d => d.Text).Concat(dataset.QueriesOf(QuerySplit.Train).Select(q => q.Text));
+        var ids = new HashSet<int>();
+        foreach (var text in texts) ids.UnionWith(model.Tokenize(text));
+        var result = ids.Where(i => !special.Contains(model.Vocabulary[i])).Order().ToArray();
+        Console.WriteLine($"output vocabulary: the {result.Length:N0} word pieces of the documents and training queries (of {model.Vocabulary.Count:N0})");
+        return result;
     }
 
     public static SpladeTrainingOptions ReadOptions(Options o) => new()
@@ -54,12 +97,12 @@ internal static class SpladeTrainCommand
         BatchSize = o.GetInt("--batch", 32),
         TotalSteps = o.GetInt("--steps", 300),
         WarmupSteps = o.GetInt("--warmup", 30),
-        LearningRate = o.GetDouble("--lr", 2e-4),
-        MinLearningRate = o.GetDouble("--lr", 2e-4) / 10,
-        LambdaQuery = o.GetDouble("--lambda-q", 1e-3),
-        LambdaDocument = o.GetDouble("--lambda-d", 1e-3),
+        LearningRate = o.GetDouble("--lr", 1e-3),
+        MinLearningRate = o.GetDouble("--lr", 1e-3) / 10,
+        LambdaQuery = o.GetDouble("--lambda-q", 0.3),
+        LambdaDocument = o.GetDouble("--lambda-d", 0.3),
         RegularizerWarmupSteps = o.GetInt("--reg-warmup", 100),
-        TunedLayers = o.GetInt("--tuned-layers", 1),
+        TunedLayers = o.GetInt("--tuned-layers", 0),
         HardNegatives = o.Flag("--hard-negatives"),
         Seed = (ulong)o.GetInt("--seed", 0),
     };
@@ -132,7 +175,7 @@ internal static class SpladeTrainCommand
         var texts = dataset.Documents.Select(d => d.Text).ToArray();
         var progress = new CountProgress("encode ", texts.Length);
         var clock = Stopwatch.StartNew();
-        var documents = model.Encode(texts, cache, batchSize: 64, progress: new Progress(progress));
+        var documents = model.Encode(texts, cache, batchSize: 64, progress: new CountReport(progress));
         progress.Finish();
         double encodeSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
@@ -144,11 +187,5 @@ internal static class SpladeTrainCommand
         return SparseEvaluation.Run(method, index, dataset, split,
             queries => model.Encode(queries, cache, batchSize: 64),
             query => model.Encode(query), latencyQueries: 200);
-    }
-
-    /// <summary>Forwards encoded-text counts to a progress line (synchronously, unlike <see cref="Progress{T}"/>).</summary>
-    private sealed class Progress(CountProgress line) : IProgress<int>
-    {
-        public void Report(int value) => line.Update(value);
     }
 }

@@ -144,6 +144,28 @@ public sealed class InvertedIndex
         return new InvertedIndex(documents.Rows, encoding, scale, offsets, postingDocuments, floats, shorts, bytes);
     }
 
+    /// <summary>
+    /// The stored postings back as document vectors (row d = document d, columns = terms), weights
+    /// decoded (code times <see cref="Scale"/>): what to export to another search engine.
+    /// </summary>
+    public SparseMatrix ToDocuments()
+    {
+        var rowOffsets = new int[Documents + 1];
+        foreach (int d in _documents) rowOffsets[d + 1]++;
+        for (int d = 0; d < Documents; d++) rowOffsets[d + 1] += rowOffsets[d];
+        var next = rowOffsets[..^1].ToArray();
+        var terms = new int[_documents.Length];
+        var weights = new float[_documents.Length];
+        for (int t = 0; t < Terms; t++)
+            for (int i = _offsets[t]; i < _offsets[t + 1]; i++)
+            {
+                int slot = next[_documents[i]]++;
+                terms[slot] = t;
+                weights[slot] = _floatWeights?[i] ?? (_shortWeights is not null ? _shortWeights[i] : _byteWeights![i]) * Scale;
+            }
+        return new SparseMatrix(Terms, rowOffsets, terms, weights);
+    }
+
     private static int Code(float value, float scale, int maxCode) => (int)Math.Min(maxCode, MathF.Round(value / scale, MidpointRounding.AwayFromZero));
 
     /// <summary>The <paramref name="k"/> best documents for <paramref name="query"/>, on the calling thread.</summary>

@@ -270,6 +270,13 @@ public sealed class SpladeEncoder : IDisposable
     /// </summary>
     public Tensor Forward(IReadOnlyList<int[]> sequences, SpladeStateCache cache)
     {
+        using var scope = Device.Scope();
+        return scope.Keep(Pool(LastHidden(sequences, cache), sequences.Select(s => s.Length).ToArray()));
+    }
+
+    /// <summary>The last hidden states [B, T, H] of token id sequences padded on the right, from <paramref name="cache"/>'s states and the layers above them.</summary>
+    public Tensor LastHidden(IReadOnlyList<int[]> sequences, SpladeStateCache cache)
+    {
         int batch = sequences.Count, tokens = sequences.Max(s => s.Length), hidden = Encoder.Config.Hidden;
         var states = cache.Get(this, sequences);
         var padded = new float[batch * tokens * hidden];
@@ -279,8 +286,7 @@ public sealed class SpladeEncoder : IDisposable
         var (_, mask) = Pad(Device, sequences);
         var x = Tensor.FromArray(Device, padded, [batch, tokens, hidden]);
         int tuned = Encoder.Config.Layers - cache.FirstTunedLayer;
-        if (tuned > 0) x = Encoder.Layers(x, mask, cache.FirstTunedLayer, tuned);
-        return scope.Keep(Pool(x, sequences.Select(s => s.Length).ToArray()));
+        return scope.Keep(tuned > 0 ? Encoder.Layers(x, mask, cache.FirstTunedLayer, tuned) : x);
     }
 
     /// <summary>

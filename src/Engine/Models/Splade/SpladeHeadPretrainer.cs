@@ -1,0 +1,86 @@
+using Engine.Nn;
+
+namespace Engine.Models;
+
+/// <summary>
+/// Gives a fresh MLM head what SPLADE's pretrained one has: it trains the head alone, with the
+/// encoder frozen, to name each token's own word piece from the token's final state,
+/// <code>
+///   logits = head(h_t)                  [R, V']   the R word-piece tokens of a batch of texts ([CLS]/[SEP] left out)
+///   L = CE(logits, output index of token t)
+/// </code>
+/// so that log(1 + relu(logits)) starts lexical (a text's own words weigh most, the rest is pushed
+/// below 0 and vanishes) before the ranking loss and the FLOPs regularizer take over. Tokens outside
+/// the output vocabulary are ignored. The batch of step s depends only on (seed, s).
+/// </summary>
+public sealed class SpladeHeadPretrainer : IDisposable
+{
+    private readonly SpladeEncoder _model;
+    private readonly SpladeStateCache _cache;
+    private readonly int[][] _sequences;
+    private readonly Dictionary<int, int> _outputIndex;
+    private readonly int _textsPerStep;
+    private readonly ulong _seed;
+
+    /// <summary>A pretrainer of <paramref name="model"/>'s head on <paramref name="texts"/>, <paramref name="textsPerStep"/> texts a step.</summary>
+    public SpladeHeadPretrainer(SpladeEncoder model, SpladeStateCache cache, IReadOnlyList<string> texts, int textsPerStep = 64, double learningRate = 1e-3, ulong seed = 0)
+    {
+        if (texts.Count == 0 || textsPerStep < 1 || learningRate <= 0)
+            throw new ArgumentException($"SpladeHeadPretrainer: {texts.Count} texts, {textsPerStep} per step and learning rate {learningRate} are not a valid run.");
+        _model = model;
+        _cache = cache;
+        _sequences = texts.Select(model.Tokenize).Where(s => s.Length > 2).ToArray();
+        if (_sequences.Length == 0)
+            throw new ArgumentException("SpladeHeadPretrainer: no text has a word piece.");
+        _outputIndex = model.OutputIds.Select((id, index) => (id, index)).ToDictionary(p => p.id, p => p.index);
+        _textsPerStep = Math.Min(textsPerStep, _sequences.Length);
+        _seed = seed;
+        var head = model.HeadParameters.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Value).ToArray();
+        foreach (var p in head) p.RequiresGrad = true;
+        Optimizer = new AdamW(head, new AdamWOptions { LearningRate = learningRate, WeightDecay = 0 });
+    }
+
+    /// <summary>The optimizer over the head's parameters.</summary>
+    public AdamW Optimizer { get; }
+
+    /// <summary>Steps taken.</summary>
+    public int Step { get; private set; }
+
+    /// <summary>One step; returns the batch's mean cross-entropy before the update.</summary>
+    /// <exception cref="NonFiniteException">The loss is NaN or infinite.</exception>
+    public float TrainStep()
+    {
+        var random = new Random(HashCode.Combine(_seed, Step, "head"));
+        var batch = Enumerable.Range(0, _textsPerStep).Select(_ => _sequences[random.Next(_sequences.Length)]).ToArray();
+        int tokens = batch.Max(s => s.Length), hidden = _model.Encoder.Config.Hidden;
+        var rows = new List<int>();
+        var targets = new List<int>();
+        for (int b = 0; b < batch.Length; b++)
+            for (int t = 1; t < batch[b].Length - 1; t++)
+            {
+                rows.Add(b * tokens + t);
+                targets.Add(_outputIndex.GetValueOrDefault(batch[b][t], -100));
+            }
+        var device = _model.Device;
+        float loss;
+        using (var scope = device.Scope())
+        {
+            Tensor lastHidden;
+            using (Autograd.NoGrad())
+                lastHidden = _model.LastHidden(batch, _cache);
+            var packed = F.Embedding(lastHidden.Reshape(batch.Length * tokens, hidden), Tensor.FromArray(device, rows.ToArray()));
+            var ce = F.CrossEntropy(_model.HeadLogits(packed), Tensor.FromArray(device, targets.ToArray()));
+            loss = ce.Item();
+            if (!float.IsFinite(loss))
+                throw new NonFiniteException("loss", $"SPLADE head pretraining step {Step}: the loss is {loss}.");
+            ce.Backward();
+        }
+        Optimizer.Step();
+        Optimizer.ZeroGrad();
+        Step++;
+        return loss;
+    }
+
+    /// <summary>Frees the optimizer state.</summary>
+    public void Dispose() => Optimizer.Dispose();
+}

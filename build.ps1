@@ -1,5 +1,5 @@
 # Windows entry point with the same verbs as build.sh:
-#   ./build.ps1 test | demo | compare | bench | train-bench | bench-report | pack | retrieval
+#   ./build.ps1 test | demo | compare | bench | train-bench | bench-report | pack | retrieval | splade-sweep | splade-bench
 param([string]$Verb = "test", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -97,5 +97,18 @@ switch ($Verb) {
         Invoke-Checked dotnet ($Engine + @("index", "--data", "artifacts/data/bible-retrieval", "--out", "artifacts/retrieval/bm25"))
         Invoke-Checked dotnet ($Engine + @("eval", "--index", "artifacts/retrieval/bm25", "--data", "artifacts/data/bible-retrieval", "--split", "test"))
     }
-    default { Write-Error "usage: ./build.ps1 [test|demo|compare|bench|train-bench|bench-report|pack|retrieval]"; exit 2 }
+    "splade-sweep" {
+        Get-SwordDumps
+        Build-Release
+        $Engine = @("run", "--project", "tools/Engine.Cli", "-c", "Release", "--no-build", "--")
+        if (-not (Test-Path "artifacts/data/bible-retrieval/qrels.tsv")) {
+            Invoke-Checked dotnet ($Engine + @("prepare-retrieval", "--kjv", (Join-Path $SwordDir "kjv.imp"), "--naves", (Join-Path $SwordDir "nave.imp"), "--out", "artifacts/data/bible-retrieval"))
+        }
+        Invoke-Checked dotnet ($Engine + @("splade-cache", "--data", "artifacts/data/bible-retrieval", "--out", "artifacts/splade/states-L6.bin"))
+        Invoke-Checked dotnet ($Engine + @("splade-sweep", "--data", "artifacts/data/bible-retrieval", "--cache", "artifacts/splade/states-L6.bin", "--out", "artifacts/splade/sweep") + $Rest)
+        Copy-Item "artifacts/splade/sweep/sweep.md" "bench/splade-sweep.md"
+        Copy-Item "artifacts/splade/sweep/sweep.svg" "bench/splade-sweep.svg"
+    }
+    "splade-bench" { Build-Release; Invoke-Checked dotnet (@("run", "--project", "bench/Engine.Bench", "-c", "Release", "--no-build", "--", "splade") + $Rest) }
+    default { Write-Error "usage: ./build.ps1 [test|demo|compare|bench|train-bench|bench-report|pack|retrieval|splade-sweep|splade-bench]"; exit 2 }
 }

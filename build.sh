@@ -9,6 +9,8 @@
 #   ./build.sh pack        NuGet packages into artifacts/packages
 #   ./build.sh gpu-bundle  self-contained CUDA check program (see tools/gpu-check.sh)
 #   ./build.sh retrieval   the Bible retrieval dataset (KJV verses, Nave's topics), a BM25 index, its test metrics
+#   ./build.sh splade-sweep [..]  train SPLADE encoders over a range of FLOPs weights; table and plot in bench/ (about an hour on 2 cores)
+#   ./build.sh splade-bench  the SPLADE kernels (pooling, FLOPs regularizer, ToSparse) against libtorch
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -157,6 +159,29 @@ cmd_retrieval() {
   "${engine[@]}" eval --index artifacts/retrieval/bm25 --data artifacts/data/bible-retrieval --split test
 }
 
+# The SPLADE lambda sweep (issue: sparse representations): the retrieval dataset, the frozen
+# MiniLM states of every verse and query (computed once, artifacts/splade/states-L6.bin, ~1.7 GB),
+# then one encoder per lambda trained and evaluated on the test split next to BM25 and the dense
+# baseline; the table and the plot are copied to bench/splade-sweep.{md,svg}. Extra arguments go
+# to engine splade-sweep (e.g. --lambdas 0.1,1 --steps 200).
+cmd_splade_sweep() {
+  fetch_sword
+  build_release
+  local engine=(dotnet run --project tools/Engine.Cli -c Release --no-build --)
+  [ -s artifacts/data/bible-retrieval/qrels.tsv ] || \
+    "${engine[@]}" prepare-retrieval --kjv "$sword_dir/kjv.imp" --naves "$sword_dir/nave.imp" --out artifacts/data/bible-retrieval
+  "${engine[@]}" splade-cache --data artifacts/data/bible-retrieval --out artifacts/splade/states-L6.bin
+  "${engine[@]}" splade-sweep --data artifacts/data/bible-retrieval --cache artifacts/splade/states-L6.bin --out artifacts/splade/sweep "$@"
+  cp artifacts/splade/sweep/sweep.md bench/splade-sweep.md
+  cp artifacts/splade/sweep/sweep.svg bench/splade-sweep.svg
+  echo "wrote bench/splade-sweep.md and bench/splade-sweep.svg"
+}
+
+cmd_splade_bench() {
+  build_release
+  dotnet run --project bench/Engine.Bench -c Release --no-build -- splade "$@"
+}
+
 cmd_compare() {
   build_release
   dotnet run --project bench/Engine.Bench -c Release --no-build -- compare "$@"
@@ -201,5 +226,7 @@ case "$verb" in
   pack) cmd_pack "$@" ;;
   gpu-bundle) cmd_gpu_bundle "$@" ;;
   retrieval) cmd_retrieval "$@" ;;
-  *) echo "usage: ./build.sh [test|demo|compare|bench|train-bench|bench-report|pack|gpu-bundle|retrieval]" >&2; exit 2 ;;
+  splade-sweep) cmd_splade_sweep "$@" ;;
+  splade-bench) cmd_splade_bench "$@" ;;
+  *) echo "usage: ./build.sh [test|demo|compare|bench|train-bench|bench-report|pack|gpu-bundle|retrieval|splade-sweep|splade-bench]" >&2; exit 2 ;;
 esac

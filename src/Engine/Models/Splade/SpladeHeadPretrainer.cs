@@ -4,14 +4,16 @@ namespace Engine.Models;
 
 /// <summary>
 /// Gives a fresh MLM head what SPLADE's pretrained one has: it trains the head alone, with the
-/// encoder frozen, to name each token's own word piece from the token's final state,
+/// encoder frozen, to say from each token's final state which word piece the token is, one
+/// logistic decision per word piece,
 /// <code>
-///   logits = head(h_t)                  [R, V']   the R word-piece tokens of a batch of texts ([CLS]/[SEP] left out)
-///   L = CE(logits, output index of token t)
+///   z = head(h_r)                                   [R, V']  the R word-piece tokens of a batch ([CLS]/[SEP] left out)
+///   L = mean_r softplus(-z_r,t(r)) + mean_r,j softplus(z_r,j)   t(r): the output index of token r's word piece
 /// </code>
-/// so that log(1 + relu(logits)) starts lexical (a text's own words weigh most, the rest is pushed
-/// below 0 and vanishes) before the ranking loss and the FLOPs regularizer take over. Tokens outside
-/// the output vocabulary are ignored. The batch of step s depends only on (seed, s).
+/// so that log(1 + relu(z)) starts lexical and sparse: a token's own word piece above 0, the rest
+/// below 0 and so absent (a softmax cross-entropy would fix only the differences between logits and
+/// leave most of them positive). The ranking loss and the FLOPs regularizer take over from there.
+/// Tokens outside the output vocabulary are left out. The batch of step s depends only on (seed, s).
 /// </summary>
 public sealed class SpladeHeadPretrainer : IDisposable
 {
@@ -46,7 +48,10 @@ public sealed class SpladeHeadPretrainer : IDisposable
     /// <summary>Steps taken.</summary>
     public int Step { get; private set; }
 
-    /// <summary>One step; returns the batch's mean cross-entropy before the update.</summary>
+    /// <summary>softplus(x) = log(1 + e^x), as max(x, 0) + log(1 + e^-|x|) so that no exp overflows.</summary>
+    private static Tensor Softplus(Tensor x) => x.Relu() + (-x.Abs()).Exp().Log1p();
+
+    /// <summary>One step; returns the batch's loss before the update.</summary>
     /// <exception cref="NonFiniteException">The loss is NaN or infinite.</exception>
     public float TrainStep()
     {
@@ -58,9 +63,15 @@ public sealed class SpladeHeadPretrainer : IDisposable
         for (int b = 0; b < batch.Length; b++)
             for (int t = 1; t < batch[b].Length - 1; t++)
             {
-                rows.Add(b * tokens + t);
-                targets.Add(_outputIndex.GetValueOrDefault(batch[b][t], -100));
+                if (_outputIndex.TryGetValue(batch[b][t], out int target))
+                {
+                    rows.Add(b * tokens + t);
+                    targets.Add(target);
+                }
             }
+        if (rows.Count == 0)
+            throw new InvalidOperationException($"SpladeHeadPretrainer: step {Step} drew no token of the output vocabulary.");
+        int outputs = _model.OutputSize;
         var device = _model.Device;
         float loss;
         using (var scope = device.Scope())
@@ -69,11 +80,13 @@ public sealed class SpladeHeadPretrainer : IDisposable
             using (Autograd.NoGrad())
                 lastHidden = _model.LastHidden(batch, _cache);
             var packed = F.Embedding(lastHidden.Reshape(batch.Length * tokens, hidden), Tensor.FromArray(device, rows.ToArray()));
-            var ce = F.CrossEntropy(_model.HeadLogits(packed), Tensor.FromArray(device, targets.ToArray()));
-            loss = ce.Item();
+            var logits = _model.HeadLogits(packed);
+            var truth = F.Embedding(logits.Reshape(rows.Count * outputs, 1), Tensor.FromArray(device, targets.Select((t, r) => r * outputs + t).ToArray()));
+            var total = F.Mean(Softplus(-truth)) + F.Mean(Softplus(logits));
+            loss = total.Item();
             if (!float.IsFinite(loss))
                 throw new NonFiniteException("loss", $"SPLADE head pretraining step {Step}: the loss is {loss}.");
-            ce.Backward();
+            total.Backward();
         }
         Optimizer.Step();
         Optimizer.ZeroGrad();

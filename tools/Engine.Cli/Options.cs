@@ -34,10 +34,20 @@ internal sealed class Options
         : int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value > 0 ? value
         : throw new ArgumentException($"{name} must be a positive integer, not '{text}'.");
 
+    public int GetCount(string name, int fallback) =>
+        !_values.TryGetValue(name, out var text) ? fallback
+        : int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= 0 ? value
+        : throw new ArgumentException($"{name} must be a non-negative integer, not '{text}'.");
+
     public double GetDouble(string name, double fallback) =>
         !_values.TryGetValue(name, out var text) ? fallback
         : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value >= 0 && double.IsFinite(value) ? value
         : throw new ArgumentException($"{name} must be a non-negative number, not '{text}'.");
 
     public float GetFloat(string name, float fallback) => (float)GetDouble(name, fallback);
+
+    public float GetSignedFloat(string name, float fallback) =>
+        !_values.TryGetValue(name, out var text) ? fallback
+        : float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) && float.IsFinite(value) ? value
+        : throw new ArgumentException($"{name} must be a finite number, not '{text}'.");
 }

@@ -62,7 +62,7 @@ internal static class SpladeSweepCommand
             var last = steps[^Math.Min(10, steps.Count)..];
             rows.Add(new SweepRow(lambda, lambda * queryWeight, result, last.Average(s => s.RankingLoss), trainSeconds / steps.Count));
             File.WriteAllText(Path.Combine(runDir, $"eval-{result.Split}.json"), result.ToJson());
-            Write(outDir, rows, references, dense, baseOptions, model.OutputSize, o.GetInt("--pretrain-steps", 300), args);
+            Write(outDir, rows, references, dense, baseOptions, model.OutputSize, o.GetCount("--pretrain-steps", 0), args);
         }
         Console.WriteLine($"sweep done in {clock.Elapsed.TotalMinutes:F0} min: {Path.Combine(outDir, "sweep.md")}, {Path.Combine(outDir, "sweep.svg")}");
         return 0;
@@ -88,8 +88,11 @@ internal static class SpladeSweepCommand
         md.AppendLine();
         md.AppendLine(string.Create(invariant, $"{bm25.Queries} queries (Nave's topics), {bm25.Documents:N0} documents (KJV verses). Regenerate with `./build.sh splade-sweep` (here: `engine splade-sweep {string.Join(' ', args)}`)."));
         string vocabulary = outputWords < 30522 ? $"output vocabulary the {outputWords:N0} word pieces of the documents and training queries" : "the full output vocabulary";
+        string start = pretrainSteps > 0
+            ? $"the fresh head first pretrained {pretrainSteps} steps to name each document token's word piece (shared start of every lambda)."
+            : "every lambda starts from the same fresh head.";
         md.AppendLine(string.Create(invariant,
-            $"Training: {options.TotalSteps} steps of {options.BatchSize} queries with in-batch negatives, AdamW lr {options.LearningRate:G3} (warm-up {options.WarmupSteps}, cosine), FLOPs warm-up {options.RegularizerWarmupSteps} steps, {options.TunedLayers} encoder layers tuned, {vocabulary}; the fresh head first pretrained {pretrainSteps} steps to name each document token's word piece (shared start of every lambda)."));
+            $"Training: {options.TotalSteps} steps of {options.BatchSize} queries with in-batch negatives, AdamW lr {options.LearningRate:G3} (warm-up {options.WarmupSteps}, cosine), FLOPs warm-up {options.RegularizerWarmupSteps} steps, {options.TunedLayers} encoder layers tuned, {vocabulary}; {start}"));
         md.AppendLine("FLOPs: expected multiplications per query-document pair, sum over terms of p_q(j) p_d(j) (Paria et al. 2020). Latency: median single-thread top-100 search of one query vector through the inverted index; with encoding: including the query's encoder forward.");
         md.AppendLine();
         md.AppendLine("| method | lambda_d | lambda_q | MRR@10 | nDCG@10 | R@100 | nnz/query | nnz/doc | FLOPs | latency µs | with encoding µs | final ranking loss | s/step |");

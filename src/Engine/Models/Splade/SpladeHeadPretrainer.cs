@@ -8,11 +8,11 @@ namespace Engine.Models;
 /// logistic decision per word piece,
 /// <code>
 ///   z = head(h_r)                                   [R, V']  the R word-piece tokens of a batch ([CLS]/[SEP] left out)
-///   L = mean_r softplus(-z_r,t(r)) + mean_r,j softplus(z_r,j)   t(r): the output index of token r's word piece
+///   L = mean_r [ softplus(-z_r,t(r)) + sum_j softplus(z_r,j) ]   t(r): the output index of token r's word piece
 /// </code>
 /// so that log(1 + relu(z)) starts lexical and sparse: a token's own word piece above 0, the rest
-/// below 0 and so absent (a softmax cross-entropy would fix only the differences between logits and
-/// leave most of them positive). The ranking loss and the FLOPs regularizer take over from there.
+/// below 0 and so absent (a softmax cross-entropy would fix only the differences between logits, and
+/// a mean over the word pieces instead of the sum would leave a tail of thousands slightly above 0). The ranking loss and the FLOPs regularizer take over from there.
 /// Tokens outside the output vocabulary are left out. The batch of step s depends only on (seed, s).
 /// </summary>
 public sealed class SpladeHeadPretrainer : IDisposable
@@ -82,7 +82,7 @@ public sealed class SpladeHeadPretrainer : IDisposable
             var packed = F.Embedding(lastHidden.Reshape(batch.Length * tokens, hidden), Tensor.FromArray(device, rows.ToArray()));
             var logits = _model.HeadLogits(packed);
             var truth = F.Embedding(logits.Reshape(rows.Count * outputs, 1), Tensor.FromArray(device, targets.Select((t, r) => r * outputs + t).ToArray()));
-            var total = F.Mean(Softplus(-truth)) + F.Mean(Softplus(logits));
+            var total = F.Mean(Softplus(-truth)) + F.Mean(Softplus(logits)) * outputs;
             loss = total.Item();
             if (!float.IsFinite(loss))
                 throw new NonFiniteException("loss", $"SPLADE head pretraining step {Step}: the loss is {loss}.");

@@ -22,7 +22,6 @@ internal static class SpladeSweepCommand
     public static int Run(string[] args)
     {
         var o = Options.Parse(args, "--full-vocabulary", "--hard-negatives");
-        
         if (!o.Has("--data") || !o.Has("--cache") || !o.Has("--out"))
             throw new ArgumentException("usage: engine " + Usage);
         var invariant = CultureInfo.InvariantCulture;
@@ -30,7 +29,9 @@ internal static class SpladeSweepCommand
         Directory.CreateDirectory(outDir);
         var dataset = RetrievalDataset.Load(o.Get("--data", ""));
         var split = RetrievalDataset.ParseSplit(o.Get("--split", "test"));
-        var lambdas = o.Get("--lambdas", "0.1,0.3,1,3").Split(',').Select(t => double.Parse(t, NumberStyles.Float, invariant)).ToArray();
+        var lambdas = o.Get("--lambdas", "0.1,0.3,1,3").Split(',').Select(t =>
+            double.TryParse(t, NumberStyles.Float, invariant, out double lambda) && lambda >= 0 && double.IsFinite(lambda) ? lambda
+            : throw new ArgumentException($"--lambdas must be non-negative numbers separated by commas, not '{t}'.")).ToArray();
         double queryWeight = o.GetDouble("--query-weight", 1);
         var baseOptions = SpladeTrainCommand.ReadOptions(o);
 

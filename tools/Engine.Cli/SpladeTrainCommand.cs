@@ -69,7 +69,8 @@ internal static class SpladeTrainCommand
             bar.Update(s + 1, loss);
         }
         bar.Finish();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"head pretrained {steps} steps to name each token's word piece: cross-entropy {loss:F3}"));
+        float shift = pretrainer.CalibrateBias();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"head pretrained {steps} steps to name each token's word piece: cross-entropy {loss:F3}; decoder bias lowered by {shift:F2}"));
         return (model, cache);
     }
 

@@ -48,9 +48,6 @@ public sealed class SpladeHeadPretrainer : IDisposable
     /// <summary>Steps taken.</summary>
     public int Step { get; private set; }
 
-    /// <summary>softplus(x) = log(1 + e^x), as max(x, 0) + log(1 + e^-|x|) so that no exp overflows.</summary>
-    private static Tensor Softplus(Tensor x) => x.Relu() + (-x.Abs()).Exp().Log1p();
-
     /// <summary>One step; returns the batch's loss before the update.</summary>
     /// <exception cref="NonFiniteException">The loss is NaN or infinite.</exception>
     public float TrainStep()
@@ -71,7 +68,6 @@ public sealed class SpladeHeadPretrainer : IDisposable
             }
         if (rows.Count == 0)
             throw new InvalidOperationException($"SpladeHeadPretrainer: step {Step} drew no token of the output vocabulary.");
-        int outputs = _model.OutputSize;
         var device = _model.Device;
         float loss;
         using (var scope = device.Scope())
@@ -81,8 +77,7 @@ public sealed class SpladeHeadPretrainer : IDisposable
                 lastHidden = _model.LastHidden(batch, _cache);
             var packed = F.Embedding(lastHidden.Reshape(batch.Length * tokens, hidden), Tensor.FromArray(device, rows.ToArray()));
             var logits = _model.HeadLogits(packed);
-            var truth = F.Embedding(logits.Reshape(rows.Count * outputs, 1), Tensor.FromArray(device, targets.Select((t, r) => r * outputs + t).ToArray()));
-            var total = F.Mean(Softplus(-truth)) + F.Mean(Softplus(logits)) * outputs;
+            var total = F.CrossEntropy(logits, Tensor.FromArray(device, targets.ToArray()));
             loss = total.Item();
             if (!float.IsFinite(loss))
                 throw new NonFiniteException("loss", $"SPLADE head pretraining step {Step}: the loss is {loss}.");
@@ -92,6 +87,34 @@ public sealed class SpladeHeadPretrainer : IDisposable
         Optimizer.ZeroGrad();
         Step++;
         return loss;
+    }
+
+    /// <summary>
+    /// Lowers the decoder bias by the logit value that about <paramref name="positivesPerToken"/>
+    /// logits per token exceed, measured on <paramref name="texts"/> random texts; returns the shift.
+    /// </summary>
+    public float CalibrateBias(double positivesPerToken = 1.5, int texts = 32)
+    {
+        var random = new Random(HashCode.Combine(_seed, "calibrate"));
+        var batch = Enumerable.Range(0, Math.Min(texts, _sequences.Length)).Select(_ => _sequences[random.Next(_sequences.Length)]).ToArray();
+        int tokens = batch.Max(s => s.Length), hidden = _model.Encoder.Config.Hidden;
+        var rows = batch.SelectMany((s, b) => Enumerable.Range(1, s.Length - 2).Select(t => b * tokens + t)).ToArray();
+        var device = _model.Device;
+        float[] logits;
+        using (var scope = device.Scope())
+        using (Autograd.NoGrad())
+        {
+            var lastHidden = _model.LastHidden(batch, _cache);
+            logits = _model.HeadLogits(F.Embedding(lastHidden.Reshape(batch.Length * tokens, hidden), Tensor.FromArray(device, rows))).ToArray();
+        }
+        Array.Sort(logits);
+        int kept = (int)Math.Clamp(Math.Round(positivesPerToken * rows.Length), 1, logits.Length);
+        float shift = logits[logits.Length - kept];
+        var bias = _model.HeadParameters[SpladeEncoder.DecoderBias];
+        using (var scope = device.Scope())
+        using (Autograd.NoGrad())
+            bias.CopyFrom(bias - shift);
+        return shift;
     }
 
     /// <summary>Frees the optimizer state.</summary>

@@ -15,8 +15,8 @@ namespace Engine.Cli;
 internal static class SpladeTrainCommand
 {
     public const string Usage =
-        "splade-train  train a SPLADE encoder: --data DIR --out DIR [--cache STATES] [--steps 300] [--batch 32] [--lr 1e-3] [--lambda-q 0.3] [--lambda-d 0.3] " +
-        "[--reg-warmup 100] [--tuned-layers 0] [--hard-negatives] [--pretrain-steps 0] [--full-vocabulary] [--decoder-bias -2] [--max-tokens 256] [--seed 0] [--resume] [--eval-split dev|test|none]";
+        "splade-train  train a SPLADE encoder: --data DIR --out DIR [--cache STATES] [--steps 300] [--batch 32] [--lr 2e-4] [--lambda-q 0.3] [--lambda-d 0.3] " +
+        "[--reg-warmup 100] [--tuned-layers 0] [--hard-negatives] [--pretrain-steps 200] [--full-vocabulary] [--decoder-bias -2] [--max-tokens 256] [--seed 0] [--resume] [--eval-split dev|test|none]";
 
     public static int Run(string[] args)
     {
@@ -49,7 +49,7 @@ internal static class SpladeTrainCommand
     /// <summary>
     /// The starting point of training: all-MiniLM-L6-v2 with a fresh head over the collection's word
     /// pieces (or the full vocabulary with --full-vocabulary), the head pretrained for
-    /// --pretrain-steps steps to name each document token's own word piece.
+    /// --pretrain-steps steps to name each document token's own word piece, then its bias lowered to about one positive logit per token.
     /// </summary>
     public static (SpladeEncoder Model, SpladeStateCache Cache) Start(Options o, RetrievalDataset dataset, Device device, SpladeStateCache? cache, int tunedLayers)
     {
@@ -58,7 +58,7 @@ internal static class SpladeTrainCommand
         int[]? outputIds = o.Flag("--full-vocabulary") ? null : CollectionVocabulary(dataset, assembly, device);
         var model = SpladeEncoder.FromPretrained(device, assembly, o.GetInt("--max-tokens", 256), seed, o.GetSignedFloat("--decoder-bias", -2f), outputIds);
         cache ??= new SpladeStateCache(model.Encoder.Config.Layers - tunedLayers);
-        int steps = o.GetCount("--pretrain-steps", 0);
+        int steps = o.GetCount("--pretrain-steps", 200);
         if (steps == 0) return (model, cache);
         using var pretrainer = new SpladeHeadPretrainer(model, cache, dataset.Documents.Select(d => d.Text).ToArray(), learningRate: 1e-3, seed: seed);
         var bar = new ProgressBar(steps, 64);
@@ -98,8 +98,8 @@ internal static class SpladeTrainCommand
         BatchSize = o.GetInt("--batch", 32),
         TotalSteps = o.GetInt("--steps", 300),
         WarmupSteps = o.GetCount("--warmup", 30),
-        LearningRate = o.GetDouble("--lr", 1e-3),
-        MinLearningRate = o.GetDouble("--lr", 1e-3) / 10,
+        LearningRate = o.GetDouble("--lr", 2e-4),
+        MinLearningRate = o.GetDouble("--lr", 2e-4) / 10,
         LambdaQuery = o.GetDouble("--lambda-q", 0.3),
         LambdaDocument = o.GetDouble("--lambda-d", 0.3),
         RegularizerWarmupSteps = o.GetCount("--reg-warmup", 100),

@@ -188,28 +188,8 @@ internal static class DenseEvalCommand
     {
         for (int i = 0; i < Math.Min(WarmUpQueries, texts.Length); i++)
             index.Search(encoder.Embed([texts[i]], 1)[0], Depth);
-        var search = new double[texts.Length];
-        var endToEnd = new double[texts.Length];
-        var progress = Progress("latency", texts.Length, output);
-        for (int i = 0; i < texts.Length; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            index.Search(vectors[i], Depth);
-            search[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            start = Stopwatch.GetTimestamp();
-            index.Search(encoder.Embed([texts[i]], 1)[0], Depth);
-            endToEnd[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            progress.Update(i + 1);
-        }
-        progress.Finish();
-        return (Median(search), Median(endToEnd));
-    }
-
-    private static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        int mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        return Latency.Medians(texts.Length, i => index.Search(vectors[i], Depth), i => index.Search(encoder.Embed([texts[i]], 1)[0], Depth),
+            Progress("latency", texts.Length, output));
     }
 
     /// <summary>A progress line: redrawn in place on the console when it is a terminal, a line per tenth elsewhere.</summary>

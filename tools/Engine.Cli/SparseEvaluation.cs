@@ -79,27 +79,7 @@ internal static class SparseEvaluation
     {
         for (int i = 0; i < queries.Length; i++)
             index.Search(vectors[i], Depth);
-        var search = new double[queries.Length];
-        var endToEnd = new double[queries.Length];
-        var progress = new CountProgress("latency", queries.Length);
-        for (int i = 0; i < queries.Length; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            index.Search(vectors[i], Depth);
-            search[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            start = Stopwatch.GetTimestamp();
-            index.Search(encodeQuery(queries[i].Text), Depth);
-            endToEnd[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            progress.Update(i + 1);
-        }
-        progress.Finish();
-        return (Median(search), Median(endToEnd));
-    }
-
-    private static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        int mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        return Latency.Medians(queries.Length, i => index.Search(vectors[i], Depth), i => index.Search(encodeQuery(queries[i].Text), Depth),
+            new CountProgress("latency", queries.Length));
     }
 }

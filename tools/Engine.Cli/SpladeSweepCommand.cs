@@ -151,28 +151,12 @@ internal static class DenseBaseline
         var scores = RetrievalMetrics.Evaluate(results, queries.Select(q => (IReadOnlySet<int>)new HashSet<int>(dataset.Relevant[q.Id])).ToArray());
 
         using var sentences = PretrainedBert.FromResourceAssembly(device, assembly, Pooling.Mean);
-        int timed = Math.Min(200, queries.Length);
-        var search = new double[timed];
-        var withEncoding = new double[timed];
-        for (int i = 0; i < timed; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            index.Search(queryVectors[i], SparseEvaluation.Depth);
-            search[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            start = Stopwatch.GetTimestamp();
-            index.Search(sentences.Embed([queries[i].Text])[0], SparseEvaluation.Depth);
-            withEncoding[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        }
+        var (search, withEncoding) = Latency.Medians(Math.Min(200, queries.Length), i => index.Search(queryVectors[i], SparseEvaluation.Depth),
+            i => index.Search(sentences.Embed([queries[i].Text])[0], SparseEvaluation.Depth));
         var result = new DenseEvaluationResult("dense MiniLM (mean pooling, exact cosine)", scores.Queries, hidden, scores.Mrr10, scores.Ndcg10, scores.Recall100,
-            Median(search) * 1e6, Median(withEncoding) * 1e6);
+            search * 1e6, withEncoding * 1e6);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{result.Method} on {split.ToString().ToLowerInvariant()}: MRR@10 {result.Mrr10:F4}, nDCG@10 {result.Ndcg10:F4}, R@100 {result.Recall100:F4}, latency {result.LatencyUs:F0} µs ({result.LatencyWithEncodingUs:F0} µs with encoding)"));
         return result;
-    }
-
-    private static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

@@ -171,6 +171,21 @@ public sealed class BertEncoder : IDisposable
         return F.LayerNorm(x + output, P(p + "output.LayerNorm.weight"), P(p + "output.LayerNorm.bias"), Config.LayerNormEps);
     }
 
+    /// <summary>Token id sequences padded on the right to the longest: int32 ids and mask [B, T].</summary>
+    internal static (Tensor Ids, Tensor Mask) Pad(Device device, IReadOnlyList<int[]> sequences)
+    {
+        int batch = sequences.Count, tokens = sequences.Max(s => s.Length);
+        var ids = new int[batch * tokens];
+        var mask = new int[batch * tokens];
+        for (int b = 0; b < batch; b++)
+            for (int t = 0; t < sequences[b].Length; t++)
+            {
+                ids[b * tokens + t] = sequences[b][t];
+                mask[b * tokens + t] = 1;
+            }
+        return (Tensor.FromArray(device, ids, [batch, tokens]), Tensor.FromArray(device, mask, [batch, tokens]));
+    }
+
     /// <summary>Frees the weights.</summary>
     public void Dispose()
     {

@@ -75,28 +75,14 @@ public sealed class SentenceEncoder : IDisposable
     public Tensor LastHiddenState(IReadOnlyList<int[]> sequences)
     {
         using var scope = Encoder.Device.Scope();
-        var (ids, mask) = Pad(sequences);
+        var (ids, mask) = BertEncoder.Pad(Encoder.Device, sequences);
         return scope.Keep(Encoder.Forward(ids, mask));
-    }
-
-    private (Tensor Ids, Tensor Mask) Pad(IReadOnlyList<int[]> sequences)
-    {
-        int batch = sequences.Count, tokens = sequences.Max(s => s.Length);
-        var ids = new int[batch * tokens];
-        var mask = new int[batch * tokens];
-        for (int b = 0; b < batch; b++)
-            for (int t = 0; t < sequences[b].Length; t++)
-            {
-                ids[b * tokens + t] = sequences[b][t];
-                mask[b * tokens + t] = 1;
-            }
-        return (Tensor.FromArray(Encoder.Device, ids, [batch, tokens]), Tensor.FromArray(Encoder.Device, mask, [batch, tokens]));
     }
 
     private float[][] EmbedBatch(int[][] sequences)
     {
         using var scope = Encoder.Device.Scope();
-        var (ids, mask) = Pad(sequences);
+        var (ids, mask) = BertEncoder.Pad(Encoder.Device, sequences);
         var hidden = Encoder.Forward(ids, mask).ToArray();
         int tokens = ids.Size(1), width = Encoder.Config.Hidden;
         var vectors = new float[sequences.Length][];

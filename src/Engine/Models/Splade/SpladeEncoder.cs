@@ -22,7 +22,7 @@ namespace Engine.Models;
 /// the word pieces a collection and its training queries contain): the decoder then has only those
 /// rows of E, vectors are still indexed by word-piece id, and the other entries are always 0.
 /// Texts are [CLS] word pieces [SEP], truncated to
-/// <see cref="MaxTokens"/> (the first MaxTokens - 2 pieces kept). Inference (<see cref="Encode"/>)
+/// <see cref="MaxTokens"/> (the first MaxTokens - 2 pieces kept). Inference (<see cref="Encode(IReadOnlyList{string}, int, float, int?, IProgress{int}?)"/>)
 /// may run from many threads at once.
 /// </summary>
 public sealed class SpladeEncoder : IDisposable
@@ -259,7 +259,7 @@ public sealed class SpladeEncoder : IDisposable
     public Tensor Forward(IReadOnlyList<int[]> sequences)
     {
         using var scope = Device.Scope();
-        var (ids, mask) = Pad(Device, sequences);
+        var (ids, mask) = BertEncoder.Pad(Device, sequences);
         return scope.Keep(Pool(Encoder.Forward(ids, mask), sequences.Select(s => s.Length).ToArray()));
     }
 
@@ -283,7 +283,7 @@ public sealed class SpladeEncoder : IDisposable
         for (int b = 0; b < batch; b++)
             states[b].CopyTo(padded, b * tokens * hidden);
         using var scope = Device.Scope();
-        var (_, mask) = Pad(Device, sequences);
+        var (_, mask) = BertEncoder.Pad(Device, sequences);
         var x = Tensor.FromArray(Device, padded, [batch, tokens, hidden]);
         int tuned = Encoder.Config.Layers - cache.FirstTunedLayer;
         return scope.Keep(tuned > 0 ? Encoder.Layers(x, mask, cache.FirstTunedLayer, tuned) : x);
@@ -337,21 +337,6 @@ public sealed class SpladeEncoder : IDisposable
         var ids = new int[row.NonZeros];
         for (int i = 0; i < ids.Length; i++) ids[i] = _outputIds![row.Indices[i]];
         return new SparseVector(ids, row.Values.ToArray());
-    }
-
-    /// <summary>Token id sequences padded on the right to the longest: int32 ids and mask [B, T].</summary>
-    internal static (Tensor Ids, Tensor Mask) Pad(Device device, IReadOnlyList<int[]> sequences)
-    {
-        int batch = sequences.Count, tokens = sequences.Max(s => s.Length);
-        var ids = new int[batch * tokens];
-        var mask = new int[batch * tokens];
-        for (int b = 0; b < batch; b++)
-            for (int t = 0; t < sequences[b].Length; t++)
-            {
-                ids[b * tokens + t] = sequences[b][t];
-                mask[b * tokens + t] = 1;
-            }
-        return (Tensor.FromArray(device, ids, [batch, tokens]), Tensor.FromArray(device, mask, [batch, tokens]));
     }
 
     /// <summary>Frees the weights.</summary>

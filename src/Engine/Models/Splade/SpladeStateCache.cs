@@ -47,7 +47,7 @@ public sealed class SpladeStateCache
             {
                 var batch = missing.AsSpan(start, Math.Min(batchSize, missing.Length - start)).ToArray();
                 using var scope = encoder.Device.Scope();
-                var (ids, mask) = SpladeEncoder.Pad(encoder.Device, batch);
+                var (ids, mask) = BertEncoder.Pad(encoder.Device, batch);
                 var x = encoder.Encoder.Embeddings(ids);
                 if (FirstTunedLayer > 0) x = encoder.Encoder.Layers(x, mask, 0, FirstTunedLayer);
                 var values = x.ToArray();

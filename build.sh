@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for building, testing, benchmarking and packaging Engine.
-#   ./build.sh test        restore, build Release, run every test; ends with "N passed, N failed, N skipped"
+#   ./build.sh test        restore, build Release, run every test (the SIMD suites at both register widths);
+#                          ends with "N passed, N failed, N skipped"
 #   ./build.sh demo        the main job: train a small GPT-2 on Moby Dick (~2 min), then generate
 #   ./build.sh compare     side-by-side kernel rates against libtorch, with the machine's ceilings
 #   ./build.sh bench [..]  BenchmarkDotNet kernel benchmarks (extra args go to BenchmarkDotNet)
@@ -93,6 +94,28 @@ fetch_sword() (
   done
 )
 
+# Prints each failed test of the TRX files given, its name and the first lines of its message,
+# so that the end of a CI log says what failed.
+list_failures() {
+  awk '
+    function unescape(s) {
+      gsub(/&quot;/, "\"", s); gsub(/&apos;/, "\047", s); gsub(/&lt;/, "<", s); gsub(/&gt;/, ">", s); gsub(/&amp;/, "\\&", s)
+      return s
+    }
+    /<UnitTestResult / && /outcome="Failed"/ {
+      name = $0; sub(/.*testName="/, "", name); sub(/".*/, "", name)
+      print "FAILED " unescape(name); failing = 1; lines = 0; next
+    }
+    failing && /<Message>/ { inmessage = 1; sub(/.*<Message>/, "") }
+    inmessage {
+      done = sub(/<\/Message>.*/, "")
+      if (lines < 12) print "    " unescape($0)
+      lines++
+      if (done) { inmessage = 0; failing = 0 }
+    }
+  ' "$@"
+}
+
 # Reads the counters of every TRX file given and prints "N passed, N failed, N skipped".
 summarize_trx() {
   local passed=0 failed=0 skipped=0 line
@@ -122,6 +145,14 @@ cmd_test() {
   dotnet test tests/Engine.Tests/Engine.Tests.csproj -c Release --no-build -nologo \
     --logger "trx;LogFileName=engine-tests.trx" --logger "console;verbosity=minimal" \
     --results-directory "$results" || status=$?
+  # The SIMD suites once more at the register width this CPU does not pick by itself (Vector512,
+  # emulated, on a CPU without AVX-512; Vector256 on one with it), so both kernel paths are tested.
+  local width=512
+  grep -qw avx512f /proc/cpuinfo 2>/dev/null && width=256
+  ENGINE_SIMD_WIDTH=$width dotnet test tests/Engine.Tests/Engine.Tests.csproj -c Release --no-build -nologo \
+    --filter "FullyQualifiedName~OnSimd|FullyQualifiedName~DenseIndex" \
+    --logger "trx;LogFileName=engine-tests-simd$width.trx" --logger "console;verbosity=minimal" \
+    --results-directory "$results" || status=$?
   [ -f "$results/conformance.md" ] && cat "$results/conformance.md"
   shopt -s nullglob
   local trx=("$results"/*.trx)
@@ -130,6 +161,7 @@ cmd_test() {
     echo "build.sh test: no test results were written (dotnet test exited $status)." >&2
     exit 1
   fi
+  list_failures "${trx[@]}"
   summarize_trx "${trx[@]}" || exit 1
   [ "$status" -eq 0 ] || exit "$status"
 }

@@ -21,7 +21,7 @@ public static unsafe class AdamW
     public static void Step(float* param, float* grad, float* m, float* v, long count, in AdamWStep step)
     {
         int blocks = (int)((count + BlockElements - 1) / BlockElements);
-        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(blocks, BlockElements, new Blocks<Vector512Float>(param, grad, m, v, count, step));
+        if (SimdWidth.Use512) Parallelism.ForRows(blocks, BlockElements, new Blocks<Vector512Float>(param, grad, m, v, count, step));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(blocks, BlockElements, new Blocks<Vector256Float>(param, grad, m, v, count, step));
         else Parallelism.ForRows(blocks, BlockElements, new Blocks<Vector128Float>(param, grad, m, v, count, step));
     }

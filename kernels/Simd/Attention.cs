@@ -66,7 +66,7 @@ public static unsafe class Attention
     public static void Forward(in AttentionDesc desc, float* q, float* k, float* v, float* mask, float* output, float* lse)
     {
         var p = new Problem(desc, q, k, v, mask, output, lse, null, null, null, null);
-        if (Vector512.IsHardwareAccelerated) Forward<Vector512Float>(p);
+        if (SimdWidth.Use512) Forward<Vector512Float>(p);
         else if (Vector256.IsHardwareAccelerated) Forward<Vector256Float>(p);
         else Forward<Vector128Float>(p);
     }
@@ -81,7 +81,7 @@ public static unsafe class Attention
         float* dout, float* dq, float* dk, float* dv)
     {
         var p = new Problem(desc, q, k, v, mask, output, lse, dout, dq, dk, dv);
-        if (Vector512.IsHardwareAccelerated) Backward<Vector512Float>(p, SplitBackward(p));
+        if (SimdWidth.Use512) Backward<Vector512Float>(p, SplitBackward(p));
         else if (Vector256.IsHardwareAccelerated) Backward<Vector256Float>(p, SplitBackward(p));
         else Backward<Vector128Float>(p, SplitBackward(p));
     }

@@ -12,7 +12,7 @@ public static unsafe class CrossEntropy
 {
     public static void Forward(float* logits, int* targets, float* loss, float* valid, int rows, int cols, int ignoreIndex)
     {
-        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new Rows<Vector512Float>(logits, targets, loss, valid, cols, ignoreIndex));
+        if (SimdWidth.Use512) Parallelism.ForRows(rows, cols, new Rows<Vector512Float>(logits, targets, loss, valid, cols, ignoreIndex));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new Rows<Vector256Float>(logits, targets, loss, valid, cols, ignoreIndex));
         else Parallelism.ForRows(rows, cols, new Rows<Vector128Float>(logits, targets, loss, valid, cols, ignoreIndex));
     }
@@ -47,7 +47,7 @@ public static unsafe class CrossEntropy
     // dloss[r] is taken off at the target; rows in parallel.
     public static void Backward(float* logits, int* targets, float* dloss, float* dlogits, int rows, int cols, int ignoreIndex)
     {
-        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new GradientRows<Vector512Float>(logits, targets, dloss, dlogits, cols, ignoreIndex));
+        if (SimdWidth.Use512) Parallelism.ForRows(rows, cols, new GradientRows<Vector512Float>(logits, targets, dloss, dlogits, cols, ignoreIndex));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new GradientRows<Vector256Float>(logits, targets, dloss, dlogits, cols, ignoreIndex));
         else Parallelism.ForRows(rows, cols, new GradientRows<Vector128Float>(logits, targets, dloss, dlogits, cols, ignoreIndex));
     }

@@ -137,14 +137,14 @@ public static unsafe class Elementwise
     // - rows shorter than a register: element by element in flat order.
     public static void Copy(float* src, float* dst, in ElementwiseLayout layout)
     {
-        if (Vector512.IsHardwareAccelerated) Copy<Vector512Float>(src, dst, layout);
+        if (SimdWidth.Use512) Copy<Vector512Float>(src, dst, layout);
         else if (Vector256.IsHardwareAccelerated) Copy<Vector256Float>(src, dst, layout);
         else Copy<Vector128Float>(src, dst, layout);
     }
 
     private static void Run<F>(float* a, float* b, float* y, in ElementwiseLayout layout) where F : struct, IElementFunction
     {
-        if (Vector512.IsHardwareAccelerated) Run(new Segments<Vector512Float, F>(a, b, y, layout));
+        if (SimdWidth.Use512) Run(new Segments<Vector512Float, F>(a, b, y, layout));
         else if (Vector256.IsHardwareAccelerated) Run(new Segments<Vector256Float, F>(a, b, y, layout));
         else Run(new Segments<Vector128Float, F>(a, b, y, layout));
     }
@@ -319,7 +319,7 @@ public static unsafe class Elementwise
     private static void RunGradient<G>(float* x, float* dy, float* dx, long count) where G : struct, IUnaryGradient
     {
         int blocks = (int)((count + SegmentElements - 1) / SegmentElements);
-        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(blocks, SegmentElements, new UnaryGradientBlocks<Vector512Float, G>(x, dy, dx, count));
+        if (SimdWidth.Use512) Parallelism.ForRows(blocks, SegmentElements, new UnaryGradientBlocks<Vector512Float, G>(x, dy, dx, count));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(blocks, SegmentElements, new UnaryGradientBlocks<Vector256Float, G>(x, dy, dx, count));
         else Parallelism.ForRows(blocks, SegmentElements, new UnaryGradientBlocks<Vector128Float, G>(x, dy, dx, count));
     }
@@ -347,7 +347,7 @@ public static unsafe class Elementwise
 
     private static void RunGradient<G>(float* a, float* b, float* dy, float* da, float* db, in ElementwiseLayout layout) where G : struct, IBinaryGradient
     {
-        if (Vector512.IsHardwareAccelerated) RunGradient(new GradientSegments<Vector512Float, G>(a, b, dy, da, db, layout));
+        if (SimdWidth.Use512) RunGradient(new GradientSegments<Vector512Float, G>(a, b, dy, da, db, layout));
         else if (Vector256.IsHardwareAccelerated) RunGradient(new GradientSegments<Vector256Float, G>(a, b, dy, da, db, layout));
         else RunGradient(new GradientSegments<Vector128Float, G>(a, b, dy, da, db, layout));
     }

@@ -34,7 +34,7 @@ public static unsafe class Embedding
     {
         Parallelism.ForRows(vocab, dim, new ClearRows(dtable, dim));
         int blocks = (dim + ScatterBlockColumns - 1) / ScatterBlockColumns;
-        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(blocks, (long)n * ScatterBlockColumns, new ScatterColumns<Vector512Float>(ids, dy, dtable, n, dim));
+        if (SimdWidth.Use512) Parallelism.ForRows(blocks, (long)n * ScatterBlockColumns, new ScatterColumns<Vector512Float>(ids, dy, dtable, n, dim));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(blocks, (long)n * ScatterBlockColumns, new ScatterColumns<Vector256Float>(ids, dy, dtable, n, dim));
         else Parallelism.ForRows(blocks, (long)n * ScatterBlockColumns, new ScatterColumns<Vector128Float>(ids, dy, dtable, n, dim));
     }

@@ -89,6 +89,26 @@ internal unsafe interface IFloatVector<TSelf> where TSelf : unmanaged, IFloatVec
     static abstract TSelf SplitExponent(TSelf x, out TSelf exponent);
 }
 
+/// <summary>The register width the SIMD kernels run at, fixed for the process.</summary>
+internal static class SimdWidth
+{
+    /// <summary>The environment variable that overrides the choice: "512" or "256".</summary>
+    public const string Variable = "ENGINE_SIMD_WIDTH";
+
+    /// <summary>
+    /// True where the kernels use <see cref="Vector512Float"/>: where the CPU accelerates Vector512
+    /// (AVX-512), unless ENGINE_SIMD_WIDTH=256 asks for Vector256. ENGINE_SIMD_WIDTH=512 runs the
+    /// Vector512 code on any CPU (.NET emulates it with narrower instructions: the same results,
+    /// slower), so a machine without AVX-512 can test the code an AVX-512 machine runs.
+    /// </summary>
+    public static readonly bool Use512 = Environment.GetEnvironmentVariable(Variable) switch
+    {
+        "512" => true,
+        "256" => false,
+        _ => Vector512.IsHardwareAccelerated,
+    };
+}
+
 /// <summary>Loads and stores of the last, partial register of a row, through a padded stack buffer.</summary>
 internal static unsafe class Lanes
 {

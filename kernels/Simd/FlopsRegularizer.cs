@@ -19,7 +19,7 @@ public static unsafe class FlopsRegularizer
 
     public static void Forward(SparsityPenalty penalty, float* w, float* means, float* loss, int n, int vocab)
     {
-        if (Vector512.IsHardwareAccelerated) Forward<Vector512Float>(penalty, w, means, loss, n, vocab);
+        if (SimdWidth.Use512) Forward<Vector512Float>(penalty, w, means, loss, n, vocab);
         else if (Vector256.IsHardwareAccelerated) Forward<Vector256Float>(penalty, w, means, loss, n, vocab);
         else Forward<Vector128Float>(penalty, w, means, loss, n, vocab);
     }
@@ -96,7 +96,7 @@ public static unsafe class FlopsRegularizer
     {
         float scale = (penalty == SparsityPenalty.Flops ? 2f : 1f) * dloss[0] / n;
         bool flops = penalty == SparsityPenalty.Flops;
-        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(n, vocab, new GradientRows<Vector512Float>(w, means, dw, vocab, scale, flops));
+        if (SimdWidth.Use512) Parallelism.ForRows(n, vocab, new GradientRows<Vector512Float>(w, means, dw, vocab, scale, flops));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(n, vocab, new GradientRows<Vector256Float>(w, means, dw, vocab, scale, flops));
         else Parallelism.ForRows(n, vocab, new GradientRows<Vector128Float>(w, means, dw, vocab, scale, flops));
     }

@@ -25,7 +25,7 @@ public static unsafe class LayerNorm
 
     public static void Forward(float* x, float* gamma, float* beta, float* y, float* mean, float* rstd, int rows, int cols, float eps)
     {
-        if (Vector512.IsHardwareAccelerated) Forward<Vector512Float>(x, gamma, beta, y, mean, rstd, rows, cols, eps);
+        if (SimdWidth.Use512) Forward<Vector512Float>(x, gamma, beta, y, mean, rstd, rows, cols, eps);
         else if (Vector256.IsHardwareAccelerated) Forward<Vector256Float>(x, gamma, beta, y, mean, rstd, rows, cols, eps);
         else Forward<Vector128Float>(x, gamma, beta, y, mean, rstd, rows, cols, eps);
     }
@@ -139,7 +139,7 @@ public static unsafe class LayerNorm
     // column chunks in parallel.
     public static void Backward(float* x, float* gamma, float* mean, float* rstd, float* dy, float* dx, float* dgamma, float* dbeta, int rows, int cols)
     {
-        if (Vector512.IsHardwareAccelerated) Backward<Vector512Float>(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols);
+        if (SimdWidth.Use512) Backward<Vector512Float>(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols);
         else if (Vector256.IsHardwareAccelerated) Backward<Vector256Float>(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols);
         else Backward<Vector128Float>(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols);
     }

@@ -71,7 +71,7 @@ public static unsafe class Matmul
     /// <summary>C = (Accumulate ? C : 0) + Alpha * op(A) op(B) + bias, over all batches; see <see cref="MatMulDesc"/>.</summary>
     public static void Forward(in MatMulDesc desc, float* a, float* b, float* bias, float* c)
     {
-        if (Vector512.IsHardwareAccelerated)
+        if (SimdWidth.Use512)
             Forward<Tile8x32>(desc, a, b, bias, c);
         else
             Forward<Tile6x16>(desc, a, b, bias, c);

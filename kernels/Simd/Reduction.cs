@@ -35,7 +35,7 @@ public static unsafe class Reduction
 
     public static void Forward(ReduceOp op, float* x, float* y, int outer, int n, int inner)
     {
-        if (Vector512.IsHardwareAccelerated) Forward<Vector512Float>(op, x, y, outer, n, inner);
+        if (SimdWidth.Use512) Forward<Vector512Float>(op, x, y, outer, n, inner);
         else if (Vector256.IsHardwareAccelerated) Forward<Vector256Float>(op, x, y, outer, n, inner);
         else Forward<Vector128Float>(op, x, y, outer, n, inner);
     }
@@ -70,7 +70,7 @@ public static unsafe class Reduction
     public static void MaxBackward(int* index, float* dy, float* dx, int outer, int n, int inner)
     {
         if (inner == 1) Parallelism.ForRows(outer, n, new SelectedElements(index, dy, dx, n));
-        else if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(outer * n, inner, new SelectedColumns<Vector512Float>(index, dy, dx, n, inner));
+        else if (SimdWidth.Use512) Parallelism.ForRows(outer * n, inner, new SelectedColumns<Vector512Float>(index, dy, dx, n, inner));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(outer * n, inner, new SelectedColumns<Vector256Float>(index, dy, dx, n, inner));
         else Parallelism.ForRows(outer * n, inner, new SelectedColumns<Vector128Float>(index, dy, dx, n, inner));
     }

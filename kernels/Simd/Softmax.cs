@@ -26,7 +26,7 @@ public static unsafe class Softmax
 
     public static void Forward(float* x, float* y, int rows, int cols, bool log)
     {
-        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new Rows<Vector512Float>(x, y, cols, log));
+        if (SimdWidth.Use512) Parallelism.ForRows(rows, cols, new Rows<Vector512Float>(x, y, cols, log));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new Rows<Vector256Float>(x, y, cols, log));
         else Parallelism.ForRows(rows, cols, new Rows<Vector128Float>(x, y, cols, log));
     }
@@ -242,7 +242,7 @@ public static unsafe class Softmax
     // compensation, as SumOfExponentials), then the write; rows in parallel.
     public static void Backward(float* y, float* dy, float* dx, int rows, int cols, bool log)
     {
-        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new GradientRows<Vector512Float>(y, dy, dx, cols, log));
+        if (SimdWidth.Use512) Parallelism.ForRows(rows, cols, new GradientRows<Vector512Float>(y, dy, dx, cols, log));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(rows, cols, new GradientRows<Vector256Float>(y, dy, dx, cols, log));
         else Parallelism.ForRows(rows, cols, new GradientRows<Vector128Float>(y, dy, dx, cols, log));
     }

@@ -22,7 +22,7 @@ public static unsafe class SpladePool
     {
         int tiles = (vocab + TileColumns - 1) / TileColumns;
         long perUnit = Math.Max(1L, (long)offsets[texts] / Math.Max(1, texts)) * Math.Min(vocab, TileColumns);
-        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(texts * tiles, perUnit, new Tiles<Vector512Float>(logits, rowIds, offsets, w, argmax, vocab, tiles));
+        if (SimdWidth.Use512) Parallelism.ForRows(texts * tiles, perUnit, new Tiles<Vector512Float>(logits, rowIds, offsets, w, argmax, vocab, tiles));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(texts * tiles, perUnit, new Tiles<Vector256Float>(logits, rowIds, offsets, w, argmax, vocab, tiles));
         else Parallelism.ForRows(texts * tiles, perUnit, new Tiles<Vector128Float>(logits, rowIds, offsets, w, argmax, vocab, tiles));
     }
@@ -92,7 +92,7 @@ public static unsafe class SpladePool
     // register at a time and reading the logits only where some lane matches.
     public static void Backward(float* logits, int* rowText, int* argmax, float* dw, float* dlogits, int rows, int vocab)
     {
-        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(rows, vocab, new GradientRows<Vector512Float>(logits, rowText, argmax, dw, dlogits, vocab));
+        if (SimdWidth.Use512) Parallelism.ForRows(rows, vocab, new GradientRows<Vector512Float>(logits, rowText, argmax, dw, dlogits, vocab));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(rows, vocab, new GradientRows<Vector256Float>(logits, rowText, argmax, dw, dlogits, vocab));
         else Parallelism.ForRows(rows, vocab, new GradientRows<Vector128Float>(logits, rowText, argmax, dw, dlogits, vocab));
     }

@@ -23,7 +23,7 @@ public static unsafe class ToSparse
     {
         // Work per row: the sweeps of the search dominate when it runs.
         long perRow = (long)vocab * 8;
-        if (Vector512.IsHardwareAccelerated) Parallelism.ForRows(rows, perRow, new Rows<Vector512Float>(w, counts, columns, values, vocab, threshold, capacity));
+        if (SimdWidth.Use512) Parallelism.ForRows(rows, perRow, new Rows<Vector512Float>(w, counts, columns, values, vocab, threshold, capacity));
         else if (Vector256.IsHardwareAccelerated) Parallelism.ForRows(rows, perRow, new Rows<Vector256Float>(w, counts, columns, values, vocab, threshold, capacity));
         else Parallelism.ForRows(rows, perRow, new Rows<Vector128Float>(w, counts, columns, values, vocab, threshold, capacity));
     }

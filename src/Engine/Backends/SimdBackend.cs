@@ -32,7 +32,7 @@ public sealed unsafe class SimdBackend : IBackend
 
     /// <inheritdoc />
     public string Name =>
-        $"Simd ({(Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "scalar")}, {Environment.ProcessorCount} threads)";
+        $"Simd ({(SimdWidth.Use512 ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "scalar")}, {Environment.ProcessorCount} threads)";
 
     private static float* P(BufferView v) => ((HostStorage)v.Storage).Pointer + v.Offset;
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Engine.Kernels.Simd;
 
 namespace Engine.Sparse;
 
@@ -43,7 +44,7 @@ internal static class DenseDot
     private static float Dot1(ref float q, ref float d, int dimension)
     {
         int chunks = dimension / Lanes;
-        if (Vector512.IsHardwareAccelerated)
+        if (SimdWidth.Use512)
         {
             var acc = Vector512<float>.Zero;
             for (int c = 0; c < chunks; c++)
@@ -73,7 +74,7 @@ internal static class DenseDot
         ref float d1 = ref Unsafe.Add(ref d, dimension);
         ref float d2 = ref Unsafe.Add(ref d, 2 * dimension);
         ref float d3 = ref Unsafe.Add(ref d, 3 * dimension);
-        if (Vector512.IsHardwareAccelerated)
+        if (SimdWidth.Use512)
         {
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
             for (int c = 0; c < chunks; c++)

@@ -16,7 +16,7 @@ namespace Engine.Cli;
 internal static class SpladeSweepCommand
 {
     public const string Usage =
-        "splade-sweep  lambda sweep vs BM25 and dense: --data DIR --cache FILE --out DIR [--lambdas 0.01,0.03,0.1,0.3] [--query-weight 1] [--split test] " +
+        "splade-sweep  lambda sweep vs BM25 and dense: --data DIR --cache FILE --out DIR [--lambdas 0.03,0.1,0.2,0.3] [--query-weight 1] [--split test] " +
         "[splade-train's training options]";
 
     public static int Run(string[] args)
@@ -29,7 +29,7 @@ internal static class SpladeSweepCommand
         Directory.CreateDirectory(outDir);
         var dataset = RetrievalDataset.Load(o.Get("--data", ""));
         var split = RetrievalDataset.ParseSplit(o.Get("--split", "test"));
-        var lambdas = o.Get("--lambdas", "0.01,0.03,0.1,0.3").Split(',').Select(t =>
+        var lambdas = o.Get("--lambdas", "0.03,0.1,0.2,0.3").Split(',').Select(t =>
             double.TryParse(t, NumberStyles.Float, invariant, out double lambda) && lambda >= 0 && double.IsFinite(lambda) ? lambda
             : throw new ArgumentException($"--lambdas must be non-negative numbers separated by commas, not '{t}'.")).ToArray();
         double queryWeight = o.GetDouble("--query-weight", 1);

@@ -15,8 +15,8 @@ namespace Engine.Cli;
 internal static class SpladeTrainCommand
 {
     public const string Usage =
-        "splade-train  train a SPLADE encoder: --data DIR --out DIR [--cache STATES] [--steps 300] [--batch 32] [--lr 2e-4] [--lambda-q 0.3] [--lambda-d 0.3] " +
-        "[--reg-warmup 100] [--tuned-layers 0] [--hard-negatives] [--pretrain-steps 200] [--full-vocabulary] [--decoder-bias -2] [--max-tokens 256] [--seed 0] [--resume] [--eval-split dev|test|none]";
+        "splade-train  train a SPLADE encoder: --data DIR --out DIR [--cache STATES] [--steps 1200] [--batch 32] [--lr 2e-4] [--lambda-q 0.3] [--lambda-d 0.3] " +
+        "[--reg-warmup 300] [--tuned-layers 0] [--hard-negatives] [--pretrain-steps 200 | --init SPLADE.safetensors] [--full-vocabulary] [--decoder-bias -2] [--max-tokens 256] [--seed 0] [--resume] [--eval-split dev|test|none]";
 
     public static int Run(string[] args)
     {
@@ -30,8 +30,8 @@ internal static class SpladeTrainCommand
         var options = ReadOptions(o);
         using var device = DeviceOption.Create(o.Get("--device", "cpu"));
         var loaded = o.Has("--cache") ? SpladeStateCache.Load(o.Get("--cache", "")) : null;
-        var (model, cache) = o.Flag("--resume") && File.Exists(checkpoint)
-            ? Resumed(device, checkpoint, loaded, options.TunedLayers)
+        var (model, cache) = o.Flag("--resume") && File.Exists(checkpoint) ? Resumed(device, checkpoint, loaded, options.TunedLayers)
+            : o.Has("--init") ? Resumed(device, o.Get("--init", ""), loaded, options.TunedLayers)
             : Start(o, dataset, device, loaded, options.TunedLayers);
         using var owned = model;
         Train(model, options, dataset, cache, checkpoint, o.Flag("--resume"));
@@ -74,6 +74,7 @@ internal static class SpladeTrainCommand
         return (model, cache);
     }
 
+    /// <summary>A saved encoder (a checkpoint, or with --init another run's starting point such as a sweep's start.safetensors) and the cache for it.</summary>
     private static (SpladeEncoder Model, SpladeStateCache Cache) Resumed(Device device, string checkpoint, SpladeStateCache? cache, int tunedLayers)
     {
         var model = SpladeEncoder.Load(device, checkpoint);
@@ -96,13 +97,13 @@ internal static class SpladeTrainCommand
     public static SpladeTrainingOptions ReadOptions(Options o) => new()
     {
         BatchSize = o.GetInt("--batch", 32),
-        TotalSteps = o.GetInt("--steps", 300),
+        TotalSteps = o.GetInt("--steps", 1200),
         WarmupSteps = o.GetCount("--warmup", 30),
         LearningRate = o.GetDouble("--lr", 2e-4),
         MinLearningRate = o.GetDouble("--lr", 2e-4) / 10,
         LambdaQuery = o.GetDouble("--lambda-q", 0.3),
         LambdaDocument = o.GetDouble("--lambda-d", 0.3),
-        RegularizerWarmupSteps = o.GetCount("--reg-warmup", 100),
+        RegularizerWarmupSteps = o.GetCount("--reg-warmup", 300),
         TunedLayers = o.GetCount("--tuned-layers", 0),
         HardNegatives = o.Flag("--hard-negatives"),
         Seed = (ulong)o.GetCount("--seed", 0),

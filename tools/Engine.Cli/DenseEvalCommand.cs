@@ -21,8 +21,7 @@ internal static class DenseEvalCommand
 {
     public const string Usage = "dense-eval  dense retrieval metrics and latency on a split: --data DIR [--model minilm|arcticxs] [--split test|dev|train] [--cache FILE.npy] [--batch 32] [--json FILE]";
 
-    private const int Depth = 100;
-    private const int ProgressChunk = 64;
+    private const int Depth = JudgedSearch.Depth;
     // Documents embedded per call between progress updates (a multiple of any usual batch size).
     private const int EmbedChunk = 256;
     // Cached rows re-embedded to check that a cache belongs to this model and these documents.
@@ -54,9 +53,7 @@ internal static class DenseEvalCommand
         string? json = options.Has("--json") ? options.Get("--json", "") : null;
 
         var dataset = RetrievalDataset.Load(options.Get("--data", ""));
-        var queries = dataset.QueriesOf(split).Where(q => dataset.Relevant.ContainsKey(q.Id)).ToArray();
-        if (queries.Length == 0)
-            throw new InvalidDataException($"the {split} split has no query with relevance judgments.");
+        var queries = JudgedSearch.Queries(dataset, split);
 
         var (assembly, pooling) = EmbedCommand.Resolve(model);
         using var device = Device.Cpu();
@@ -66,20 +63,8 @@ internal static class DenseEvalCommand
         var texts = queries.Select(q => QueryText(model, q.Text)).ToArray();
         var vectors = encoder.Embed(texts, batch);
 
-        var results = new SearchHit[queries.Length][];
-        var progress = Progress("search ", queries.Length, output);
-        var clock = Stopwatch.StartNew();
-        for (int start = 0; start < queries.Length; start += ProgressChunk)
-        {
-            int count = Math.Min(ProgressChunk, queries.Length - start);
-            index.Search(vectors.AsSpan(start, count).ToArray(), Depth).CopyTo(results, start);
-            progress.Update(start + count);
-        }
-        double batchSeconds = clock.Elapsed.TotalSeconds;
-        progress.Finish();
-
-        var relevant = queries.Select(q => (IReadOnlySet<int>)new HashSet<int>(dataset.Relevant[q.Id])).ToArray();
-        var scores = RetrievalMetrics.Evaluate(results, relevant);
+        var (results, queriesPerSecond) = JudgedSearch.Run(vectors, (chunk, k) => index.Search(chunk, k), Progress("search ", queries.Length, output));
+        var scores = JudgedSearch.Score(dataset, queries, results);
         var (searchMedian, endToEndMedian) = MedianLatencies(encoder, index, texts, vectors, output);
 
         var invariant = CultureInfo.InvariantCulture;
@@ -91,13 +76,13 @@ internal static class DenseEvalCommand
         output.WriteLine(documentsPerSecond is { } rate
             ? string.Create(invariant, $"  documents   {rate:F1} documents/s embedded (batch {batch}, {Environment.ProcessorCount} cores)")
             : $"  documents   vectors reused from {cache}");
-        output.WriteLine(string.Create(invariant, $"  batch       {queries.Length / batchSeconds:F0} queries/s on {Environment.ProcessorCount} cores (top {Depth}, query vectors given)"));
+        output.WriteLine(string.Create(invariant, $"  batch       {queriesPerSecond:F0} queries/s on {Environment.ProcessorCount} cores (top {Depth}, query vectors given)"));
         output.WriteLine(string.Create(invariant, $"  latency     {searchMedian * 1e6:F1} µs median single-thread top-{Depth} search; {endToEndMedian * 1e6:F1} µs with query encoding"));
 
         if (json is not null)
         {
             var report = new DenseEvalReport($"dense-{model}", splitName, scores.Queries, scores.Mrr10, scores.Ndcg10, scores.Recall100,
-                searchMedian * 1e6, endToEndMedian * 1e6, documentsPerSecond, queries.Length / batchSeconds, index.Documents, index.Dimension);
+                searchMedian * 1e6, endToEndMedian * 1e6, documentsPerSecond, queriesPerSecond, index.Documents, index.Dimension);
             CreateParent(json);
             AtomicFile.Write(json, stream => JsonSerializer.Serialize(stream, report, DenseEvalReport.JsonOptions));
             output.WriteLine($"wrote {json}");

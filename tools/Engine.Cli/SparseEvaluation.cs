@@ -21,8 +21,8 @@ internal sealed record SparseEvaluationResult(
         output.WriteLine(string.Create(invariant, $"  Recall@100  {Recall100:F4}"));
         output.WriteLine(string.Create(invariant, $"  non-zeros   {QueryNonZeros:F2} per query, {DocumentNonZeros:F2} per document"));
         output.WriteLine(string.Create(invariant, $"  FLOPs       {Flops:F4} per query-document pair"));
-        output.WriteLine(string.Create(invariant, $"  batch       {QueriesPerSecond:F0} queries/s on {Environment.ProcessorCount} cores (top {SparseEvaluation.Depth})"));
-        output.WriteLine(string.Create(invariant, $"  latency     {LatencyUs:F1} µs median single-thread top-{SparseEvaluation.Depth} search; {LatencyWithEncodingUs:F1} µs with query encoding"));
+        output.WriteLine(string.Create(invariant, $"  batch       {QueriesPerSecond:F0} queries/s on {Environment.ProcessorCount} cores (top {JudgedSearch.Depth})"));
+        output.WriteLine(string.Create(invariant, $"  latency     {LatencyUs:F1} µs median single-thread top-{JudgedSearch.Depth} search; {LatencyWithEncodingUs:F1} µs with query encoding"));
     }
 
     /// <summary>The figures as one JSON object.</summary>
@@ -37,9 +37,6 @@ internal sealed record SparseEvaluationResult(
 /// </summary>
 internal static class SparseEvaluation
 {
-    public const int Depth = 100;
-    private const int ProgressChunk = 64;
-
     /// <summary>
     /// Runs the split's judged queries through <paramref name="index"/>; <paramref name="encodeQueries"/>
     /// encodes them all at once, <paramref name="encodeQuery"/> one at a time (timed for the latency).
@@ -47,39 +44,24 @@ internal static class SparseEvaluation
     public static SparseEvaluationResult Run(string method, InvertedIndex index, RetrievalDataset dataset, QuerySplit split,
         Func<IReadOnlyList<string>, SparseMatrix> encodeQueries, Func<string, SparseVector> encodeQuery, int? latencyQueries = null)
     {
-        var queries = dataset.QueriesOf(split).Where(q => dataset.Relevant.ContainsKey(q.Id)).ToArray();
-        if (queries.Length == 0)
-            throw new InvalidDataException($"the {split} split has no query with relevance judgments.");
+        var queries = JudgedSearch.Queries(dataset, split);
         var queryMatrix = encodeQueries(queries.Select(q => q.Text).ToArray());
         var vectors = Enumerable.Range(0, queryMatrix.Rows).Select(queryMatrix.Row).ToArray();
-
-        var results = new SearchHit[queries.Length][];
-        var progress = new CountProgress("search ", queries.Length);
-        var clock = Stopwatch.StartNew();
-        for (int start = 0; start < queries.Length; start += ProgressChunk)
-        {
-            int count = Math.Min(ProgressChunk, queries.Length - start);
-            index.Search(vectors.AsSpan(start, count).ToArray(), Depth).CopyTo(results, start);
-            progress.Update(start + count);
-        }
-        double batchSeconds = clock.Elapsed.TotalSeconds;
-        progress.Finish();
-
-        var relevant = queries.Select(q => (IReadOnlySet<int>)new HashSet<int>(dataset.Relevant[q.Id])).ToArray();
-        var scores = RetrievalMetrics.Evaluate(results, relevant);
+        var (results, queriesPerSecond) = JudgedSearch.Run(vectors, (chunk, k) => index.Search(chunk, k), new CountProgress("search ", queries.Length));
+        var scores = JudgedSearch.Score(dataset, queries, results);
         int timed = Math.Min(latencyQueries ?? queries.Length, queries.Length);
         var (search, endToEnd) = MedianLatencies(index, queries.Take(timed).ToArray(), vectors, encodeQuery);
         return new SparseEvaluationResult(method, split.ToString().ToLowerInvariant(), scores.Queries, dataset.Documents.Count,
             scores.Mrr10, scores.Ndcg10, scores.Recall100, RetrievalMetrics.MeanNonZeros(queryMatrix), (double)index.Postings / index.Documents,
-            RetrievalMetrics.Flops(queryMatrix, index), queries.Length / batchSeconds, search * 1e6, endToEnd * 1e6);
+            RetrievalMetrics.Flops(queryMatrix, index), queriesPerSecond, search * 1e6, endToEnd * 1e6);
     }
 
     /// <summary>Median seconds of one single-thread top-100 search, without and with encoding the query text, after one untimed pass.</summary>
     private static (double Search, double EndToEnd) MedianLatencies(InvertedIndex index, RetrievalQuery[] queries, SparseVector[] vectors, Func<string, SparseVector> encodeQuery)
     {
         for (int i = 0; i < queries.Length; i++)
-            index.Search(vectors[i], Depth);
-        return Latency.Medians(queries.Length, i => index.Search(vectors[i], Depth), i => index.Search(encodeQuery(queries[i].Text), Depth),
+            index.Search(vectors[i], JudgedSearch.Depth);
+        return Latency.Medians(queries.Length, i => index.Search(vectors[i], JudgedSearch.Depth), i => index.Search(encodeQuery(queries[i].Text), JudgedSearch.Depth),
             new CountProgress("latency", queries.Length));
     }
 }

@@ -145,14 +145,13 @@ internal static class DenseBaseline
         float[][] Vectors(IEnumerable<string> texts) => cache.Get(model, texts.Select(model.Tokenize).ToArray()).Select(MeanPooled).ToArray();
 
         var index = DenseIndex.Build(Vectors(dataset.Documents.Select(d => d.Text)), hidden);
-        var queries = dataset.QueriesOf(split).Where(q => dataset.Relevant.ContainsKey(q.Id)).ToArray();
+        var queries = JudgedSearch.Queries(dataset, split);
         var queryVectors = Vectors(queries.Select(q => q.Text));
-        var results = index.Search(queryVectors, SparseEvaluation.Depth);
-        var scores = RetrievalMetrics.Evaluate(results, queries.Select(q => (IReadOnlySet<int>)new HashSet<int>(dataset.Relevant[q.Id])).ToArray());
+        var scores = JudgedSearch.Score(dataset, queries, index.Search(queryVectors, JudgedSearch.Depth));
 
         using var sentences = PretrainedBert.FromResourceAssembly(device, assembly, Pooling.Mean);
-        var (search, withEncoding) = Latency.Medians(Math.Min(200, queries.Length), i => index.Search(queryVectors[i], SparseEvaluation.Depth),
-            i => index.Search(sentences.Embed([queries[i].Text])[0], SparseEvaluation.Depth));
+        var (search, withEncoding) = Latency.Medians(Math.Min(200, queries.Length), i => index.Search(queryVectors[i], JudgedSearch.Depth),
+            i => index.Search(sentences.Embed([queries[i].Text])[0], JudgedSearch.Depth));
         var result = new DenseEvaluationResult("dense MiniLM (mean pooling, exact cosine)", scores.Queries, hidden, scores.Mrr10, scores.Ndcg10, scores.Recall100,
             search * 1e6, withEncoding * 1e6);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

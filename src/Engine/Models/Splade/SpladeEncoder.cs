@@ -246,13 +246,23 @@ public sealed class SpladeEncoder : IDisposable
     {
         if (lastHidden.Rank != 3 || lastHidden.Size(0) != lengths.Count || lengths.Any(l => l < 1 || l > lastHidden.Size(1)))
             throw new ArgumentException($"SpladeEncoder.Pool: hidden states {ShapeMath.Format(lastHidden.Shape)} must be [B, T, H] for {lengths.Count} texts of 1 to T tokens.");
-        int batch = lastHidden.Size(0), tokens = lastHidden.Size(1), hidden = lastHidden.Size(2);
+        int batch = lastHidden.Size(0), tokens = lastHidden.Size(1);
         using var scope = Device.Scope();
         var rows = new int[lengths.Sum()];
         for (int b = 0, r = 0; b < batch; b++)
             for (int t = 0; t < lengths[b]; t++) rows[r++] = b * tokens + t;
-        var packed = F.Embedding(lastHidden.Reshape(batch * tokens, hidden), Tensor.FromArray(Device, rows));
-        return scope.Keep(F.SpladePool(HeadLogits(packed), lengths));
+        return scope.Keep(F.SpladePool(RowLogits(lastHidden, rows), lengths));
+    }
+
+    /// <summary>
+    /// Vocabulary logits [R, V] of R token states picked from padded hidden states [B, T, H]:
+    /// row r is the state of text b, token t, where <paramref name="rows"/>[r] = b * T + t.
+    /// </summary>
+    internal Tensor RowLogits(Tensor lastHidden, int[] rows)
+    {
+        using var scope = Device.Scope();
+        var states = lastHidden.Reshape(lastHidden.Size(0) * lastHidden.Size(1), lastHidden.Size(2));
+        return scope.Keep(HeadLogits(F.Embedding(states, Tensor.FromArray(Device, rows))));
     }
 
     /// <summary>SPLADE vectors w [B, V] of token id sequences (from <see cref="Tokenize"/>): the whole encoder, then <see cref="Pool"/>.</summary>
@@ -282,11 +292,12 @@ public sealed class SpladeEncoder : IDisposable
         var padded = new float[batch * tokens * hidden];
         for (int b = 0; b < batch; b++)
             states[b].CopyTo(padded, b * tokens * hidden);
-        using var scope = Device.Scope();
-        var (_, mask) = BertEncoder.Pad(Device, sequences);
         var x = Tensor.FromArray(Device, padded, [batch, tokens, hidden]);
         int tuned = Encoder.Config.Layers - cache.FirstTunedLayer;
-        return scope.Keep(tuned > 0 ? Encoder.Layers(x, mask, cache.FirstTunedLayer, tuned) : x);
+        if (tuned == 0) return x;
+        using var scope = Device.Scope();
+        var (_, mask) = BertEncoder.Pad(Device, sequences);
+        return scope.Keep(Encoder.Layers(x, mask, cache.FirstTunedLayer, tuned));
     }
 
     /// <summary>

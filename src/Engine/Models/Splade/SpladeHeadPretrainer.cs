@@ -54,7 +54,7 @@ public sealed class SpladeHeadPretrainer : IDisposable
     {
         var random = new Random(HashCode.Combine(_seed, Step, "head"));
         var batch = Enumerable.Range(0, _textsPerStep).Select(_ => _sequences[random.Next(_sequences.Length)]).ToArray();
-        int tokens = batch.Max(s => s.Length), hidden = _model.Encoder.Config.Hidden;
+        int tokens = batch.Max(s => s.Length);
         var rows = new List<int>();
         var targets = new List<int>();
         for (int b = 0; b < batch.Length; b++)
@@ -75,8 +75,7 @@ public sealed class SpladeHeadPretrainer : IDisposable
             Tensor lastHidden;
             using (Autograd.NoGrad())
                 lastHidden = _model.LastHidden(batch, _cache);
-            var packed = F.Embedding(lastHidden.Reshape(batch.Length * tokens, hidden), Tensor.FromArray(device, rows.ToArray()));
-            var logits = _model.HeadLogits(packed);
+            var logits = _model.RowLogits(lastHidden, rows.ToArray());
             var total = F.CrossEntropy(logits, Tensor.FromArray(device, targets.ToArray()));
             loss = total.Item();
             if (!float.IsFinite(loss))
@@ -97,7 +96,7 @@ public sealed class SpladeHeadPretrainer : IDisposable
     {
         var random = new Random(HashCode.Combine(_seed, "calibrate"));
         var batch = Enumerable.Range(0, Math.Min(texts, _sequences.Length)).Select(_ => _sequences[random.Next(_sequences.Length)]).ToArray();
-        int tokens = batch.Max(s => s.Length), hidden = _model.Encoder.Config.Hidden;
+        int tokens = batch.Max(s => s.Length);
         var rows = batch.SelectMany((s, b) => Enumerable.Range(1, s.Length - 2).Select(t => b * tokens + t)).ToArray();
         var device = _model.Device;
         float[] logits;
@@ -105,7 +104,7 @@ public sealed class SpladeHeadPretrainer : IDisposable
         using (Autograd.NoGrad())
         {
             var lastHidden = _model.LastHidden(batch, _cache);
-            logits = _model.HeadLogits(F.Embedding(lastHidden.Reshape(batch.Length * tokens, hidden), Tensor.FromArray(device, rows))).ToArray();
+            logits = _model.RowLogits(lastHidden, rows).ToArray();
         }
         Array.Sort(logits);
         int kept = (int)Math.Clamp(Math.Round(positivesPerToken * rows.Length), 1, logits.Length);

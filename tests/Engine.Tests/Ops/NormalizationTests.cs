@@ -63,7 +63,9 @@ public abstract class NormalizationSuite<TFixture>(TFixture backend) : IClassFix
         Oracle.AssertClose(F.LayerNorm(x, gamma, beta, 1e-5f), expected, bound, $"LayerNorm without stats {c}");
         var mean = tx.mean([-1L], false);
         var rstd = (tx.var([-1L], false, false) + 1e-5).rsqrt();
-        Oracle.AssertClose(result.Mean, mean, Bound, $"LayerNorm mean {c}");
+        // The mean is a sum: judged against the mean of magnitudes, its condition (a row whose
+        // values cancel has a mean far smaller than float32 accumulation error over its values).
+        Accuracy.AssertSumClose(result.Mean.ToArray(), Oracle.Values(mean), Oracle.Values(tx.abs().mean([-1L], false)), Bound, $"LayerNorm mean {c}");
         Oracle.AssertClose(result.Rstd, rstd, bound, $"LayerNorm rstd {c}");
     }
 }

@@ -120,6 +120,23 @@ public abstract class TensorSuite<TFixture>(TFixture backend) : IClassFixture<TF
     }
 }
 
-public sealed class TensorOnSimd(SimdFixture backend) : TensorSuite<SimdFixture>(backend);
+public sealed class TensorOnSimd(SimdFixture backend) : TensorSuite<SimdFixture>(backend)
+{
+    /// <summary>
+    /// ENGINE_SIMD_WIDTH picks the register width the SIMD suites run at (build.sh test runs them a
+    /// second time at the width the CPU does not pick): the backend must say it took it.
+    /// </summary>
+    [Fact]
+    public void The_register_width_follows_ENGINE_SIMD_WIDTH()
+    {
+        string name = backend.Device.Name;
+        switch (Environment.GetEnvironmentVariable("ENGINE_SIMD_WIDTH"))
+        {
+            case "512": Assert.Contains("Vector512", name); break;
+            case "256": Assert.DoesNotContain("Vector512", name); break;
+            default: Assert.Equal(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, name.Contains("Vector512")); break;
+        }
+    }
+}
 
 public sealed class TensorOnIlgpuCpu(IlgpuCpuFixture backend) : TensorSuite<IlgpuCpuFixture>(backend);

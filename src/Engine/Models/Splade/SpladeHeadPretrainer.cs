@@ -4,15 +4,15 @@ namespace Engine.Models;
 
 /// <summary>
 /// Gives a fresh MLM head what SPLADE's pretrained one has: it trains the head alone, with the
-/// encoder frozen, to say from each token's final state which word piece the token is, one
-/// logistic decision per word piece,
+/// encoder frozen, to say from each token's final state which word piece the token is,
 /// <code>
-///   z = head(h_r)                                   [R, V']  the R word-piece tokens of a batch ([CLS]/[SEP] left out)
-///   L = mean_r [ softplus(-z_r,t(r)) + sum_j softplus(z_r,j) ]   t(r): the output index of token r's word piece
+///   z = head(h_r)                 [R, V']  the R word-piece tokens of a batch ([CLS]/[SEP] left out)
+///   L = mean_r CE(z_r, t(r))               t(r): the output index of token r's word piece
 /// </code>
-/// so that log(1 + relu(z)) starts lexical and sparse: a token's own word piece above 0, the rest
-/// below 0 and so absent (a softmax cross-entropy would fix only the differences between logits, and
-/// a mean over the word pieces instead of the sum would leave a tail of thousands slightly above 0). The ranking loss and the FLOPs regularizer take over from there.
+/// then <see cref="CalibrateBias"/> lowers the decoder bias until about one logit per token is
+/// positive (a softmax cross-entropy fixes only the differences between logits and leaves most of
+/// them above 0), so that log(1 + relu(z)) starts lexical and sparse: mostly the token's own word
+/// piece. The ranking loss and the FLOPs regularizer take over from there.
 /// Tokens outside the output vocabulary are left out. The batch of step s depends only on (seed, s).
 /// </summary>
 public sealed class SpladeHeadPretrainer : IDisposable

@@ -65,24 +65,33 @@ public static unsafe class Matmul
     private const int DotProductMinDepth = 32;
     /// <summary>Below this many floating-point operations a product runs on the calling thread alone.</summary>
     private const double ParallelMinFlops = 1 << 21;
+    /// <summary>Column chunks per thread in a short product with B packed beforehand, so a thread slowed by other work hands chunks to the others.</summary>
+    private const int ShortChunksPerThread = 8;
     /// <summary>Columns of C a skinny row product accumulates at once (SkinnyRowsLimit * 128 floats on the stack); narrow enough to share a few thousand columns evenly between cores.</summary>
     private const int SkinnyStripWidth = 128;
 
-    /// <summary>C = (Accumulate ? C : 0) + Alpha * op(A) op(B) + bias, over all batches; see <see cref="MatMulDesc"/>.</summary>
-    public static void Forward(in MatMulDesc desc, float* a, float* b, float* bias, float* c)
+    /// <summary>
+    /// C = (Accumulate ? C : 0) + Alpha * op(A) op(B) + bias, over all batches; see <see cref="MatMulDesc"/>.
+    /// <paramref name="packedB"/>, when not null, is op(B) already packed by <see cref="PackRight"/>
+    /// (a right operand shared by the whole batch, BatchStrideB = 0); products that use panels read
+    /// it instead of packing B again. The result is bitwise the same with or without it.
+    /// </summary>
+    public static void Forward(in MatMulDesc desc, float* a, float* b, float* bias, float* c, float* packedB = null)
     {
         if (SimdWidth.Use512)
-            Forward<Tile8x32>(desc, a, b, bias, c);
+            Forward<Tile8x32>(desc, a, b, bias, c, packedB);
         else
-            Forward<Tile6x16>(desc, a, b, bias, c);
+            Forward<Tile6x16>(desc, a, b, bias, c, packedB);
     }
 
     /// <summary>The same product with a chosen micro-kernel (tests run both on any CPU).</summary>
-    internal static void Forward<TKernel>(in MatMulDesc desc, float* a, float* b, float* bias, float* c)
+    internal static void Forward<TKernel>(in MatMulDesc desc, float* a, float* b, float* bias, float* c, float* packedB = null)
         where TKernel : IMatmulMicroKernel
     {
         if (desc.Batch < 0 || desc.M < 0 || desc.N < 0 || desc.K < 0)
             throw new ArgumentException($"Matmul: negative size in batch {desc.Batch}, M {desc.M}, N {desc.N}, K {desc.K}.");
+        if (packedB != null && desc.Batch > 1 && desc.BatchStrideB != 0)
+            throw new ArgumentException($"Matmul: a packed right operand is one matrix, but the batch of {desc.Batch} has a B stride of {desc.BatchStrideB}.");
         if (desc.Batch == 0 || desc.M == 0 || desc.N == 0) return;
 
         float* biasOrNull = desc.HasBias ? bias : null;
@@ -92,43 +101,78 @@ public static unsafe class Matmul
             && (desc.Batch % threads == 0 || desc.Batch >= 4 * threads || productFlops < ParallelMinFlops);
         if (splitBatch)
         {
-            RunBatchInParallel<TKernel>(desc, a, b, biasOrNull, c, threads);
+            RunBatchInParallel<TKernel>(desc, a, b, biasOrNull, c, packedB, threads);
             return;
         }
 
         int productThreads = productFlops >= ParallelMinFlops ? threads : 1;
         for (int item = 0; item < desc.Batch; item++)
-            Run<TKernel>(Product.Of(desc, item, a, b, biasOrNull, c), productThreads);
+            Run<TKernel>(Product.Of(desc, item, a, b, biasOrNull, c, packedB), productThreads);
     }
 
-    private static void RunBatchInParallel<TKernel>(MatMulDesc desc, float* a, float* b, float* bias, float* c, int threads)
+    /// <summary>Floats that op(B) [K, N] takes once packed by <see cref="PackRight"/>.</summary>
+    public static long PackedRightLength(int k, int n) =>
+        SimdWidth.Use512 ? PackedRightLength<Tile8x32>(k, n) : PackedRightLength<Tile6x16>(k, n);
+
+    internal static long PackedRightLength<TKernel>(int k, int n) where TKernel : IMatmulMicroKernel =>
+        (long)k * RoundUp(n, TKernel.Columns);
+
+    /// <summary>
+    /// Packs op(B) [K, N] (B^T when <paramref name="transB"/>, rows <paramref name="ldb"/> apart) once,
+    /// for products that reuse it: <see cref="PackedRightLength"/> floats in the layout the packed
+    /// product streams, pass after pass (the K split depends on K alone), each pass's panels in order:
+    /// element (k, n) of the pass starting at depth0 with depth d sits at
+    /// depth0 * RoundUp(N, NR) + (n / NR) * NR * d + (k - depth0) * NR + n % NR, zero past column N.
+    /// </summary>
+    public static void PackRight(float* b, int k, int n, bool transB, int ldb, float* packed)
+    {
+        if (SimdWidth.Use512) PackRight<Tile8x32>(b, k, n, transB, ldb, packed);
+        else PackRight<Tile6x16>(b, k, n, transB, ldb, packed);
+    }
+
+    internal static void PackRight<TKernel>(float* b, int k, int n, bool transB, int ldb, float* packed)
+        where TKernel : IMatmulMicroKernel
+    {
+        var desc = new MatMulDesc { Batch = 1, N = n, K = k, TransB = transB, Ldb = ldb, Alpha = 1f };
+        var p = Product.Of(desc, 0, null, b, null, null, null);
+        int depthStep = DepthStep<TKernel>(k);
+        for (int depth0 = 0; depth0 < k; depth0 += depthStep)
+        {
+            var pass = new Pass(p, 0, n, depth0, Math.Min(depthStep, k - depth0));
+            PackB<TKernel>(p, pass, 0, pass.Panels<TKernel>(), packed + (nint)depth0 * RoundUp(n, TKernel.Columns));
+        }
+    }
+
+    private static void RunBatchInParallel<TKernel>(MatMulDesc desc, float* a, float* b, float* bias, float* c, float* packedB, int threads)
         where TKernel : IMatmulMicroKernel
     {
         Parallel.For(0, desc.Batch, new ParallelOptions { MaxDegreeOfParallelism = threads },
-            item => Run<TKernel>(Product.Of(desc, item, a, b, bias, c), 1));
+            item => Run<TKernel>(Product.Of(desc, item, a, b, bias, c, packedB), 1));
     }
 
     /// <summary>One product of the batch, its pointers resolved.</summary>
     private readonly struct Product
     {
         public readonly float* A, B, Bias, C;
+        /// <summary>op(B) packed by <see cref="PackRight"/>, or null.</summary>
+        public readonly float* PackedB;
         public readonly int M, N, K;
         public readonly bool TransA, TransB, Accumulate;
         public readonly int Lda, Ldb;
         public readonly float Alpha;
 
-        private Product(in MatMulDesc desc, float* a, float* b, float* bias, float* c)
+        private Product(in MatMulDesc desc, float* a, float* b, float* bias, float* c, float* packedB)
         {
-            A = a; B = b; Bias = bias; C = c;
+            A = a; B = b; Bias = bias; C = c; PackedB = packedB;
             M = desc.M; N = desc.N; K = desc.K;
             TransA = desc.TransA; TransB = desc.TransB; Accumulate = desc.Accumulate;
             Lda = desc.Lda; Ldb = desc.Ldb;
             Alpha = desc.Alpha;
         }
 
-        public static Product Of(in MatMulDesc desc, int item, float* a, float* b, float* bias, float* c) =>
+        public static Product Of(in MatMulDesc desc, int item, float* a, float* b, float* bias, float* c, float* packedB) =>
             new(desc, a + item * desc.BatchStrideA, b + item * desc.BatchStrideB, bias,
-                c + (long)item * desc.M * desc.N);
+                c + (long)item * desc.M * desc.N, packedB);
 
         /// <summary>Distance in A between op(A)(m, k) and op(A)(m + 1, k).</summary>
         public nint ARowStride => TransA ? 1 : Lda;
@@ -146,6 +190,8 @@ public static unsafe class Matmul
             MultiplyByDotProducts(p, threads, skinnyRows: true);
         else if (p.N <= DotProductLimit && p.M > DotProductLimit && p.K >= DotProductMinDepth && !p.TransA)
             MultiplyByDotProducts(p, threads, skinnyRows: false);
+        else if (p.PackedB != null)
+            MultiplyPrepacked<TKernel>(p, threads);
         else
             MultiplyPacked<TKernel>(p, threads);
     }
@@ -169,11 +215,10 @@ public static unsafe class Matmul
 
     private static void MultiplyPacked<TKernel>(in Product p, int threads) where TKernel : IMatmulMicroKernel
     {
-        int depthBlocks = CeilDiv(p.K, TKernel.DepthBlock);
-        int depthStep = CeilDiv(p.K, depthBlocks);
+        int depthStep = DepthStep<TKernel>(p.K);
         int columnBlock = Math.Min(p.N, TKernel.ColumnBlock);
         var grid = TaskGrid.Choose(p.M, columnBlock, TKernel.Rows, TKernel.Columns, TKernel.RowBlock, threads);
-        float* packedB = SharedPack((nint)depthStep * RoundUp(columnBlock, TKernel.Columns));
+        float* packedB = p.PackedB != null ? null : SharedPack((nint)depthStep * RoundUp(columnBlock, TKernel.Columns));
 
         for (int column0 = 0; column0 < p.N; column0 += TKernel.ColumnBlock)
         {
@@ -181,26 +226,36 @@ public static unsafe class Matmul
             {
                 var pass = new Pass(p, column0, Math.Min(TKernel.ColumnBlock, p.N - column0),
                     depth0, Math.Min(depthStep, p.K - depth0));
+                float* passB = p.PackedB != null
+                    ? p.PackedB + (nint)depth0 * RoundUp(p.N, TKernel.Columns) + (nint)column0 * pass.Depth
+                    : packedB;
                 if (threads > 1)
                 {
-                    RunPassInParallel<TKernel>(p, grid, pass, packedB, threads);
+                    RunPassInParallel<TKernel>(p, grid, pass, passB, threads);
                     continue;
                 }
-                PackB<TKernel>(p, pass, 0, pass.Panels<TKernel>(), packedB);
+                if (p.PackedB == null) PackB<TKernel>(p, pass, 0, pass.Panels<TKernel>(), passB);
                 for (int task = 0; task < grid.Tasks; task++)
-                    MultiplyTask<TKernel>(p, grid, pass, task, packedB);
+                    MultiplyTask<TKernel>(p, grid, pass, task, passB);
             }
         }
     }
 
-    /// <summary>Packs B's block with the threads splitting its panels, then runs the tasks.</summary>
+    /// <summary>Packs B's block with the threads splitting its panels (unless packed beforehand), then runs the tasks.</summary>
     private static void RunPassInParallel<TKernel>(Product p, TaskGrid grid, Pass pass, float* packedB, int threads)
         where TKernel : IMatmulMicroKernel
     {
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         int panels = pass.Panels<TKernel>();
-        Parallel.For(0, threads, options, share =>
-            PackB<TKernel>(p, pass, panels * share / threads, panels * (share + 1) / threads, packedB));
+        if (p.PackedB == null)
+        {
+            Parallel.For(0, threads, options, share =>
+            {
+                int firstPanel = panels * share / threads;
+                PackB<TKernel>(p, pass, firstPanel, panels * (share + 1) / threads,
+                    packedB + (nint)firstPanel * TKernel.Columns * pass.Depth);
+            });
+        }
         Parallel.For(0, grid.Tasks, options, task => MultiplyTask<TKernel>(p, grid, pass, task, packedB));
     }
 
@@ -300,6 +355,73 @@ public static unsafe class Matmul
         }
     }
 
+    // ---------------------------------------------------------------- products with B packed beforehand
+
+    /// <summary>
+    /// The blocked product with op(B) already packed (<see cref="PackRight"/>). A short product,
+    /// whose whole op(A) for one pass fits in L2 as one row block would, packs op(A) once and splits
+    /// the B panels between the threads: one fork per product and no barrier between passes (each
+    /// thread owns its columns of C for every pass), and each B micro-panel brought into L1 feeds
+    /// every row of C. A taller product runs as the unpacked one, minus the packing of B.
+    /// </summary>
+    private static void MultiplyPrepacked<TKernel>(in Product p, int threads) where TKernel : IMatmulMicroKernel
+    {
+        int depthStep = DepthStep<TKernel>(p.K);
+        int paddedRows = RoundUp(p.M, TKernel.Rows);
+        if ((long)paddedRows * depthStep <= (long)TKernel.RowBlock * TKernel.DepthBlock)
+        {
+            float* packedA = SharedPack((nint)paddedRows * p.K);
+            for (int depth0 = 0; depth0 < p.K; depth0 += depthStep)
+                PackA<TKernel>(p, 0, p.M, depth0, Math.Min(depthStep, p.K - depth0), packedA + (nint)depth0 * paddedRows);
+            int panels = CeilDiv(p.N, TKernel.Columns);
+            int chunks = Math.Min(panels, ShortChunksPerThread * threads);
+            if (threads == 1 || chunks == 1)
+                MultiplyShortColumns<TKernel>(p, packedA, 0, panels);
+            else
+                MultiplyShortInParallel<TKernel>(p, packedA, panels, chunks, threads);
+            return;
+        }
+
+        MultiplyPacked<TKernel>(p, threads);
+    }
+
+    private static void MultiplyShortInParallel<TKernel>(Product p, float* packedA, int panels, int chunks, int threads)
+        where TKernel : IMatmulMicroKernel =>
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, chunk =>
+            MultiplyShortColumns<TKernel>(p, packedA, panels * chunk / chunks, panels * (chunk + 1) / chunks));
+
+    /// <summary>
+    /// The columns of C in B panels firstPanel .. endPanel, all rows, pass after pass, from
+    /// <paramref name="packedA"/> (op(A) packed pass by pass, each pass RoundUp(M, MR) * depth floats).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MultiplyShortColumns<TKernel>(in Product p, float* packedA, int firstPanel, int endPanel)
+        where TKernel : IMatmulMicroKernel
+    {
+        int rowsPerPanel = TKernel.Rows, columnsPerPanel = TKernel.Columns;
+        int depthStep = DepthStep<TKernel>(p.K);
+        nint paddedRows = RoundUp(p.M, rowsPerPanel), paddedColumns = RoundUp(p.N, columnsPerPanel);
+        nint ldc = p.N;
+        for (int depth0 = 0; depth0 < p.K; depth0 += depthStep)
+        {
+            var pass = new Pass(p, 0, p.N, depth0, Math.Min(depthStep, p.K - depth0));
+            float* passA = packedA + depth0 * paddedRows;
+            float* passB = p.PackedB + depth0 * paddedColumns;
+            for (int panel = firstPanel; panel < endPanel; panel++)
+            {
+                int column = panel * columnsPerPanel;
+                int width = Math.Min(columnsPerPanel, p.N - column);
+                float* bPanel = passB + (nint)column * pass.Depth;
+                float* biasTile = pass.Bias != null ? pass.Bias + column : null;
+                for (int row = 0; row < p.M; row += rowsPerPanel)
+                {
+                    TKernel.Multiply(pass.Depth, passA + row * pass.Depth, bPanel, p.C + row * ldc + column, ldc,
+                        Math.Min(rowsPerPanel, p.M - row), width, p.Alpha, biasTile, pass.AddToC);
+                }
+            }
+        }
+    }
+
     /// <summary>
     /// Packs op(A)[row0 .. row0 + rows, depth0 .. depth0 + depth] as micro-panels of MR rows:
     /// panel i holds element (i * MR + r, k) at i * MR * depth + k * MR + r, zero past the last row.
@@ -321,8 +443,9 @@ public static unsafe class Matmul
     }
 
     /// <summary>
-    /// Packs micro-panels firstPanel .. endPanel of the pass's block of op(B):
-    /// panel j holds element (k, j * NR + c) at j * NR * depth + k * NR + c, zero past the last column.
+    /// Packs micro-panels firstPanel .. endPanel of the pass's block of op(B) from
+    /// <paramref name="packed"/> on: panel firstPanel + j holds element (k, (firstPanel + j) * NR + c)
+    /// at j * NR * depth + k * NR + c, zero past the last column.
     /// </summary>
     private static void PackB<TKernel>(in Product p, in Pass pass, int firstPanel, int endPanel, float* packed)
         where TKernel : IMatmulMicroKernel
@@ -331,7 +454,6 @@ public static unsafe class Matmul
         int column0 = pass.Column0, columns = pass.Columns, depth0 = pass.Depth0, depth = pass.Depth;
         int firstColumn = firstPanel * columnsPerPanel;
         int endColumn = Math.Min(columns, endPanel * columnsPerPanel);
-        packed += (nint)firstColumn * depth;
         if (!p.TransB)
         {
             PackSlices(p.B + (nint)depth0 * p.Ldb + column0 + firstColumn, p.Ldb, endColumn - firstColumn, depth,
@@ -679,6 +801,10 @@ public static unsafe class Matmul
 
     private static float* SharedPack(nint floats) => (t_sharedPack ??= new PackBuffer()).Reserve(floats);
     private static float* PrivatePack(nint floats) => (t_privatePack ??= new PackBuffer()).Reserve(floats);
+
+    /// <summary>The depth of each pass over K: K cut into the fewest passes of at most KC, as evenly as possible.</summary>
+    private static int DepthStep<TKernel>(int k) where TKernel : IMatmulMicroKernel =>
+        CeilDiv(k, Math.Max(1, CeilDiv(k, TKernel.DepthBlock)));
 
     private static int CeilDiv(int value, int divisor) => (value + divisor - 1) / divisor;
     private static int RoundUp(int value, int multiple) => CeilDiv(value, multiple) * multiple;

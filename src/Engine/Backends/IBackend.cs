@@ -49,8 +49,24 @@ public interface IBackend : IDisposable
     /// <summary>y = a op b over <paramref name="layout"/> (a by StridesA, b by StridesB, 0 = broadcast; y contiguous).</summary>
     void Binary(BinaryOp op, BufferView a, BufferView b, BufferView y, in ElementwiseLayout layout);
 
-    /// <summary>Batched matrix product, see <see cref="MatMulDesc"/>. <paramref name="bias"/> is read only when desc.HasBias.</summary>
-    void MatMul(in MatMulDesc desc, BufferView a, BufferView b, BufferView bias, BufferView c);
+    /// <summary>
+    /// Batched matrix product, see <see cref="MatMulDesc"/>. <paramref name="bias"/> is read only when desc.HasBias.
+    /// <paramref name="packedB"/>, when given, holds op(B) as <see cref="PackMatMulOperand"/> wrote it
+    /// (B shared by the batch); the backend may read it instead of B, with the same result.
+    /// </summary>
+    void MatMul(in MatMulDesc desc, BufferView a, BufferView b, BufferView bias, BufferView c, BufferView? packedB = null);
+
+    /// <summary>
+    /// Elements that op(B) [K, N] takes packed for <see cref="MatMul"/>, or 0 when this backend
+    /// reads its operands as they are and gains nothing from packing them beforehand.
+    /// </summary>
+    long PackedMatMulOperandLength(int k, int n);
+
+    /// <summary>
+    /// Packs op(B) [K, N] (B^T when <paramref name="transB"/>, rows <paramref name="ldb"/> apart) into
+    /// <paramref name="packed"/> (<see cref="PackedMatMulOperandLength"/> elements), for products that reuse it.
+    /// </summary>
+    void PackMatMulOperand(BufferView b, int k, int n, bool transB, int ldb, BufferView packed);
 
     /// <summary>
     /// Reduces contiguous x viewed as [outer, n, inner] over the middle axis into y [outer, inner].

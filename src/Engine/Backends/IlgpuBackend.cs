@@ -348,7 +348,14 @@ public sealed class IlgpuBackend : IBackend
     }
 
     /// <inheritdoc />
-    public void MatMul(in MatMulDesc desc, BufferView a, BufferView b, BufferView bias, BufferView c)
+    public long PackedMatMulOperandLength(int k, int n) => 0;
+
+    /// <inheritdoc />
+    public void PackMatMulOperand(BufferView b, int k, int n, bool transB, int ldb, BufferView packed) =>
+        throw new NotSupportedException($"{Name} multiplies operands as they are; it has no packed layout.");
+
+    /// <inheritdoc />
+    public void MatMul(in MatMulDesc desc, BufferView a, BufferView b, BufferView bias, BufferView c, BufferView? packedB = null)
     {
         if (desc.Batch == 0 || desc.M == 0 || desc.N == 0)
             return;

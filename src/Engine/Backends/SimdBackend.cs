@@ -70,8 +70,15 @@ public sealed unsafe class SimdBackend : IBackend
         Elementwise.Binary(op, P(a), P(b), P(y), layout);
 
     /// <inheritdoc />
-    public void MatMul(in MatMulDesc desc, BufferView a, BufferView b, BufferView bias, BufferView c) =>
-        Matmul.Forward(desc, P(a), P(b), desc.HasBias ? P(bias) : null, P(c));
+    public void MatMul(in MatMulDesc desc, BufferView a, BufferView b, BufferView bias, BufferView c, BufferView? packedB = null) =>
+        Matmul.Forward(desc, P(a), P(b), desc.HasBias ? P(bias) : null, P(c), packedB is { } packed ? P(packed) : null);
+
+    /// <inheritdoc />
+    public long PackedMatMulOperandLength(int k, int n) => Matmul.PackedRightLength(k, n);
+
+    /// <inheritdoc />
+    public void PackMatMulOperand(BufferView b, int k, int n, bool transB, int ldb, BufferView packed) =>
+        Matmul.PackRight(P(b), k, n, transB, ldb, P(packed));
 
     /// <inheritdoc />
     public void Reduce(ReduceOp op, BufferView x, BufferView y, int outer, int n, int inner) =>

@@ -61,6 +61,7 @@ public static class TrainingCheckpoint
         {
             var p = parameters[names[i]];
             p.Backend.Upload(parameterValues[i], p.Buffer);
+            p.Storage.MarkWritten();
         }
         optimizer.LoadState(optimizerStep, first, second);
         return step;

@@ -19,5 +19,6 @@ public static partial class F
             throw new ArgumentException($"{op}: parameter {ShapeMath.Format(param.Shape)} must be contiguous.");
         if (param.Count > 0)
             param.Backend.AdamW(param.Buffer, grad.Buffer, m.Buffer, v.Buffer, param.Count, step);
+        param.Storage.MarkWritten();
     }
 }

@@ -152,6 +152,7 @@ public static partial class F
         if (dst.Count == 0) return;
         var layout = Layouts.Build(op, shape, ShapeMath.BroadcastStrides(src.Shape, src.Strides, shape), dst.Strides);
         dst.Backend.Copy(src.Buffer, dst.Buffer, layout);
+        dst.Storage.MarkWritten();
     }
 
     /// <summary>The gradient of a slice: zeros of the sliced tensor's shape with <paramref name="g"/> written at the slice.</summary>

@@ -26,14 +26,28 @@ public static partial class F
         return MatMul(x, weightT, bias, 1f, "Linear");
     }
 
+    /// <summary>
+    /// x @ weight^T + bias with the weight packed beforehand (<see cref="PackedWeight"/>): the same
+    /// result and gradients as <see cref="Linear(Tensor, Tensor, Tensor?)"/> on its weight, without
+    /// packing the weight on every call.
+    /// </summary>
+    public static Tensor Linear(Tensor x, PackedWeight weight, Tensor? bias = null)
+    {
+        Checks.MinRank("Linear", x, 1);
+        if (weight.Weight.Size(1) != x.Size(-1))
+            throw new ArgumentException($"Linear: weight {ShapeMath.Format(weight.Weight.Shape)} must be [out, {x.Size(-1)}] for input {ShapeMath.Format(x.Shape)}.");
+        using var weightT = weight.Weight.T;
+        return MatMul(x, weightT, bias, 1f, "Linear", weight);
+    }
+
     /// <summary>alpha * (a @ b) + bias, bias [N] broadcast over rows (fused into the kernel's epilogue).</summary>
     public static Tensor MatMul(Tensor a, Tensor b, Tensor? bias, float alpha = 1f) => MatMul(a, b, bias, alpha, "MatMul");
 
-    private static Tensor MatMul(Tensor a, Tensor b, Tensor? bias, float alpha, string op)
+    private static Tensor MatMul(Tensor a, Tensor b, Tensor? bias, float alpha, string op, PackedWeight? packedB = null)
     {
         Tensor c;
         using (Autograd.Pause())
-            c = MatMulCore(a, b, bias, alpha, op);
+            c = MatMulCore(a, b, bias, alpha, op, packedB);
         if (Autograd.Needs(a, b, bias))
         {
             bool needA = a.RequiresGrad, needB = b.RequiresGrad, needBias = bias?.RequiresGrad == true;
@@ -78,7 +92,8 @@ public static partial class F
         return [da, db, dbias];
     }
 
-    private static Tensor MatMulCore(Tensor a, Tensor b, Tensor? bias, float alpha, string op)
+    /// <summary>The product; <paramref name="packedB"/>, when given, is b already packed (b = its weight^T).</summary>
+    private static Tensor MatMulCore(Tensor a, Tensor b, Tensor? bias, float alpha, string op, PackedWeight? packedB)
     {
         Checks.SameDevice(op, a, b);
         Checks.Float(op, a, "left operand");
@@ -118,6 +133,14 @@ public static partial class F
             if (bias is null) return c;
         }
 
+        // A batch of row-major matrices stacked without gaps times one shared B (a layer's weight)
+        // is a single product over all the rows, as torch folds it: one taller product packs B
+        // once instead of once per batch item, and splits its rows over the cores however few items.
+        if (batch > 1 && bBatchStride == 0 && !aTrans && aBatchStride == (long)m * lda)
+        {
+            m *= batch;
+            batch = 1;
+        }
         var desc = new MatMulDesc
         {
             Batch = batch, M = m, N = n, K = k,
@@ -125,7 +148,8 @@ public static partial class F
             BatchStrideA = aBatchStride, BatchStrideB = bBatchStride,
             Alpha = alpha, HasBias = bias is not null, Accumulate = false,
         };
-        a.Backend.MatMul(desc, aView.Buffer, bView.Buffer, biasView is null ? c.Buffer : biasView.Buffer, c.Buffer);
+        var packed = batch == 1 || bBatchStride == 0 ? packedB?.CurrentPacked : null;
+        a.Backend.MatMul(desc, aView.Buffer, bView.Buffer, biasView is null ? c.Buffer : biasView.Buffer, c.Buffer, packed);
         return c;
     }
 

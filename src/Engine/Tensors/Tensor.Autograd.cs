@@ -49,7 +49,10 @@ public sealed partial class Tensor
     public void ZeroGrad()
     {
         if (Grad is { IsDisposed: false } grad)
+        {
             Backend.Fill(grad.Buffer, grad.Count, 0f);
+            grad.Storage.MarkWritten();
+        }
     }
 
     /// <summary>Frees the accumulated gradient; the next backward makes a new one without a copy (torch's set_to_none).</summary>

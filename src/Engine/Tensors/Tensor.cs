@@ -224,6 +224,18 @@ internal sealed class SharedStorage
     /// <summary>How many tensors (views) hold this storage.</summary>
     public int References => Volatile.Read(ref _references);
 
+    private int _version;
+
+    /// <summary>
+    /// Counts writes into the storage after its tensor was made (copies into it, optimizer steps,
+    /// checkpoint loads), so a copy derived from its values, such as a packed weight, can tell it
+    /// went stale. Ops that return a new tensor never write into an existing one.
+    /// </summary>
+    public int Version => Volatile.Read(ref _version);
+
+    /// <summary>Records a write into the storage; see <see cref="Version"/>.</summary>
+    public void MarkWritten() => Interlocked.Increment(ref _version);
+
     public void AddRef() => Interlocked.Increment(ref _references);
 
     public void Release()

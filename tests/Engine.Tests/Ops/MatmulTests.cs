@@ -70,6 +70,73 @@ public abstract class MatmulSuite<TFixture>(TFixture backend) : IClassFixture<TF
         Oracle.AssertClose(F.Linear(x, w, bias), expected, Bound, "Linear [2,9,24] x [17,24]^T");
     }
 
+    [Property(MaxTest = 25, Arbitrary = [typeof(Generators)])]
+    public void Linear_with_a_packed_weight_matches_the_plain_weight_bitwise_and_torch(MatmulCase c)
+    {
+        int Clamp(int d) => Math.Min(d, backend.MaxMatmulDim);
+        int rows = Clamp(c.M), inFeatures = Clamp(c.K), outFeatures = Clamp(c.N);
+        using var scope = backend.Device.Scope();
+        var x = Tensor.Randn(backend.Device, [c.Batch, rows, inFeatures], c.Seed);
+        var weight = Tensor.Randn(backend.Device, [outFeatures, inFeatures], c.Seed + 1);
+        var bias = c.Bias ? Tensor.Randn(backend.Device, [outFeatures], c.Seed + 2) : null;
+        using var packed = PackedWeight.Pack(weight);
+        var y = F.Linear(x, packed, bias);
+        Assert.Equal(F.Linear(x, weight, bias).ToArray(), y.ToArray());
+        var expected = TT.nn.functional.linear(Oracle.ToTorch(x), Oracle.ToTorch(weight), bias is null ? null : Oracle.ToTorch(bias));
+        Oracle.AssertClose(y, expected, Bound, c.ToString());
+    }
+
+    [Theory]
+    [InlineData(300, 300, 4200)] // tall: rows split in blocks, B in two column blocks, two passes over K
+    [InlineData(40, 50, 4200)]   // short: A packed whole, the B panels split between threads
+    [InlineData(64, 700, 33)]    // short, three passes over K, a partial panel
+    public void Packed_products_of_every_schedule_match_the_plain_product_bitwise(int rows, int inFeatures, int outFeatures)
+    {
+        if (backend.Device.Backend.PackedMatMulOperandLength(inFeatures, outFeatures) == 0) return; // no packed layout here
+        using var scope = backend.Device.Scope();
+        var x = Tensor.Randn(backend.Device, [rows, inFeatures], 71);
+        var weight = Tensor.Randn(backend.Device, [outFeatures, inFeatures], 72);
+        var bias = Tensor.Randn(backend.Device, [outFeatures], 73);
+        using var packed = PackedWeight.Pack(weight);
+        Assert.Equal(F.Linear(x, weight, bias).ToArray(), F.Linear(x, packed, bias).ToArray());
+    }
+
+    [Fact]
+    public void A_packed_weight_written_after_packing_is_read_again()
+    {
+        using var scope = backend.Device.Scope();
+        var x = Tensor.Randn(backend.Device, [3, 19, 40], 51);
+        var weight = Tensor.Randn(backend.Device, [37, 40], 52);
+        using var packed = PackedWeight.Pack(weight);
+        Assert.Equal(backend.Device.Backend.PackedMatMulOperandLength(40, 37) > 0, packed.IsCurrent);
+        using (Autograd.NoGrad())
+            weight.CopyFrom(Tensor.Randn(backend.Device, [37, 40], 53));
+        Assert.False(packed.IsCurrent);
+        Assert.Equal(F.Linear(x, weight).ToArray(), F.Linear(x, packed).ToArray());
+        using var repacked = PackedWeight.Pack(weight);
+        Assert.Equal(F.Linear(x, weight).ToArray(), F.Linear(x, repacked).ToArray());
+    }
+
+    [Fact]
+    public void Linear_with_a_packed_weight_has_the_plain_gradients()
+    {
+        using var scope = backend.Device.Scope();
+        var weight = Tensor.Randn(backend.Device, [23, 30], 61, requiresGrad: true);
+        var bias = Tensor.Randn(backend.Device, [23], 62, requiresGrad: true);
+        using var packed = PackedWeight.Pack(weight);
+        float[][] Gradients(Func<Tensor, Tensor> linear)
+        {
+            var x = Tensor.Randn(backend.Device, [2, 45, 30], 63, requiresGrad: true);
+            weight.ClearGrad();
+            bias.ClearGrad();
+            F.Sum(linear(x) * linear(x)).Backward();
+            return [x.Grad!.ToArray(), weight.Grad!.ToArray(), bias.Grad!.ToArray()];
+        }
+        var plain = Gradients(x => F.Linear(x, weight, bias));
+        var fromPacked = Gradients(x => F.Linear(x, packed, bias));
+        for (int i = 0; i < plain.Length; i++) Assert.Equal(plain[i], fromPacked[i]);
+    }
+
     [Fact]
     public void MatMul_is_deterministic()
     {

@@ -9,12 +9,16 @@ namespace Engine.Models;
 public sealed class BertEncoder : IDisposable
 {
     private readonly Dictionary<string, Tensor> _parameters;
+    /// <summary>The layers' Linear weights packed once for the matrix product, by weight name.</summary>
+    private readonly Dictionary<string, PackedWeight> _packed;
 
     private BertEncoder(Device device, BertConfig config, Dictionary<string, Tensor> parameters)
     {
         Device = device;
         Config = config;
         _parameters = parameters;
+        _packed = parameters.Where(kv => kv.Key.StartsWith("encoder.layer.", StringComparison.Ordinal) && kv.Value.Rank == 2)
+            .ToDictionary(kv => kv.Key, kv => PackedWeight.Pack(kv.Value));
     }
 
     /// <summary>The device holding the weights.</summary>
@@ -91,6 +95,9 @@ public sealed class BertEncoder : IDisposable
 
     private Tensor P(string name) => _parameters[name];
 
+    /// <summary>Linear layer <paramref name="name"/> (a prefix such as "encoder.layer.0.intermediate.dense") through its packed weight.</summary>
+    private Tensor Linear(Tensor x, string name) => F.Linear(x, _packed[name + ".weight"], P(name + ".bias"));
+
     /// <summary>
     /// last_hidden_state [B, T, hidden] for int32 token ids [B, T], an int32 attention mask [B, T]
     /// (1 = token, 0 = padding) and optional int32 token type ids [B, T] (default all 0).
@@ -158,16 +165,16 @@ public sealed class BertEncoder : IDisposable
         int batch = x.Size(0), tokens = x.Size(1), heads = Config.Heads, headSize = Config.HeadSize;
         Tensor Heads(Tensor t) => t.Reshape(batch, tokens, heads, headSize).Permute(0, 2, 1, 3);  // [B, H, T, D]
 
-        var q = Heads(F.Linear(x, P(p + "attention.self.query.weight"), P(p + "attention.self.query.bias")));
-        var k = Heads(F.Linear(x, P(p + "attention.self.key.weight"), P(p + "attention.self.key.bias")));
-        var v = Heads(F.Linear(x, P(p + "attention.self.value.weight"), P(p + "attention.self.value.bias")));
+        var q = Heads(Linear(x, p + "attention.self.query"));
+        var k = Heads(Linear(x, p + "attention.self.key"));
+        var v = Heads(Linear(x, p + "attention.self.value"));
         var context = F.ScaledDotProductAttention(q, k, v, mask: keyBias)                      // [B, H, T, D]
             .Permute(0, 2, 1, 3).Reshape(batch, tokens, Config.Hidden);
-        var attention = F.Linear(context, P(p + "attention.output.dense.weight"), P(p + "attention.output.dense.bias"));
+        var attention = Linear(context, p + "attention.output.dense");
         x = F.LayerNorm(x + attention, P(p + "attention.output.LayerNorm.weight"), P(p + "attention.output.LayerNorm.bias"), Config.LayerNormEps);
 
-        var hidden = F.Linear(x, P(p + "intermediate.dense.weight"), P(p + "intermediate.dense.bias")).Gelu(GeluApproximation.None);
-        var output = F.Linear(hidden, P(p + "output.dense.weight"), P(p + "output.dense.bias"));
+        var hidden = Linear(x, p + "intermediate.dense").Gelu(GeluApproximation.None);
+        var output = Linear(hidden, p + "output.dense");
         return F.LayerNorm(x + output, P(p + "output.LayerNorm.weight"), P(p + "output.LayerNorm.bias"), Config.LayerNormEps);
     }
 
@@ -189,6 +196,7 @@ public sealed class BertEncoder : IDisposable
     /// <summary>Frees the weights.</summary>
     public void Dispose()
     {
+        foreach (var w in _packed.Values) w.Dispose();
         foreach (var t in _parameters.Values) t.Dispose();
     }
 }

@@ -82,15 +82,15 @@ internal static unsafe class TileStore
 /// <summary>
 /// 6 x 16 tile in twelve Vector256 accumulators (AVX2 + FMA: 16 ymm registers hold 12
 /// accumulators, 2 B vectors and 1 broadcast of A). Per k: 2 loads, 6 broadcasts, 12 FMAs.
-/// KC = 256 keeps a 16 KiB B micro-panel in a 32 KiB L1; MC = 144 keeps a 144 KiB A block in a
-/// 512 KiB L2 with room for B traffic; NC = 4080 keeps a 4 MiB B block in L3.
+/// KC = 384 keeps a 24 KiB B micro-panel in a 32 KiB L1; MC = 144 keeps a 216 KiB A block in a
+/// 512 KiB L2 with room for B traffic; NC = 4080 keeps a 6 MiB B block in L3.
 /// </summary>
 [SkipLocalsInit]
 internal readonly unsafe struct Tile6x16 : IMatmulMicroKernel
 {
     public static int Rows => 6;
     public static int Columns => 16;
-    public static int DepthBlock => 256;
+    public static int DepthBlock => 384;
     public static int RowBlock => 144;
     public static int ColumnBlock => 4080;
 

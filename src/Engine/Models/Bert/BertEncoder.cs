@@ -9,16 +9,22 @@ namespace Engine.Models;
 public sealed class BertEncoder : IDisposable
 {
     private readonly Dictionary<string, Tensor> _parameters;
-    /// <summary>The layers' Linear weights packed once for the matrix product, by weight name.</summary>
+    /// <summary>The attention output and feed-forward weights of every layer packed once for the matrix product, by weight name.</summary>
     private readonly Dictionary<string, PackedWeight> _packed;
+    /// <summary>Each layer's query, key and value projections as one.</summary>
+    private readonly FusedProjection[] _queryKeyValue;
 
     private BertEncoder(Device device, BertConfig config, Dictionary<string, Tensor> parameters)
     {
         Device = device;
         Config = config;
         _parameters = parameters;
-        _packed = parameters.Where(kv => kv.Key.StartsWith("encoder.layer.", StringComparison.Ordinal) && kv.Value.Rank == 2)
+        _packed = parameters.Where(kv => kv.Key.StartsWith("encoder.layer.", StringComparison.Ordinal) && kv.Value.Rank == 2
+                && !kv.Key.Contains(".attention.self.", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key, kv => PackedWeight.Pack(kv.Value));
+        _queryKeyValue = Enumerable.Range(0, config.Layers)
+            .Select(i => new FusedProjection(device, ["query", "key", "value"], name => parameters[$"encoder.layer.{i}.attention.self.{name}"]))
+            .ToArray();
     }
 
     /// <summary>The device holding the weights.</summary>
@@ -156,18 +162,30 @@ public sealed class BertEncoder : IDisposable
         var keyBias = Tensor.FromArray(Device, attentionMask.ToInt32Array().Select(m => m == 0 ? -1e9f : 0f).ToArray(), [batch, 1, 1, tokens]);
         var x = hidden;
         for (int i = first; i < first + count; i++)
-            x = Layer(x, keyBias, $"encoder.layer.{i}.");
+            x = Layer(x, keyBias, i);
         return scope.Keep(x);
     }
 
-    private Tensor Layer(Tensor x, Tensor keyBias, string p)
+    private Tensor Layer(Tensor x, Tensor keyBias, int layer)
     {
+        string p = $"encoder.layer.{layer}.";
         int batch = x.Size(0), tokens = x.Size(1), heads = Config.Heads, headSize = Config.HeadSize;
         Tensor Heads(Tensor t) => t.Reshape(batch, tokens, heads, headSize).Permute(0, 2, 1, 3);  // [B, H, T, D]
 
-        var q = Heads(Linear(x, p + "attention.self.query"));
-        var k = Heads(Linear(x, p + "attention.self.key"));
-        var v = Heads(Linear(x, p + "attention.self.value"));
+        Tensor q, k, v;
+        var fused = _queryKeyValue[layer];
+        if (fused.IsCurrent)
+        {
+            var qkv = F.Linear(x, fused.Weight, fused.Bias)                                      // [B, T, 3 * hidden]
+                .Reshape(batch, tokens, 3, heads, headSize).Permute(2, 0, 3, 1, 4);             // [3, B, H, T, D]
+            (q, k, v) = (qkv.Narrow(0, 0, 1).Squeeze(0), qkv.Narrow(0, 1, 1).Squeeze(0), qkv.Narrow(0, 2, 1).Squeeze(0));
+        }
+        else
+        {
+            q = Heads(F.Linear(x, P(p + "attention.self.query.weight"), P(p + "attention.self.query.bias")));
+            k = Heads(F.Linear(x, P(p + "attention.self.key.weight"), P(p + "attention.self.key.bias")));
+            v = Heads(F.Linear(x, P(p + "attention.self.value.weight"), P(p + "attention.self.value.bias")));
+        }
         var context = F.ScaledDotProductAttention(q, k, v, mask: keyBias)                      // [B, H, T, D]
             .Permute(0, 2, 1, 3).Reshape(batch, tokens, Config.Hidden);
         var attention = Linear(context, p + "attention.output.dense");
@@ -197,6 +215,72 @@ public sealed class BertEncoder : IDisposable
     public void Dispose()
     {
         foreach (var w in _packed.Values) w.Dispose();
+        foreach (var f in _queryKeyValue) f.Dispose();
         foreach (var t in _parameters.Values) t.Dispose();
+    }
+}
+
+/// <summary>
+/// Linear projections of the same input stacked into one: their weights [out_i, in] into
+/// [sum out_i, in] (packed) and their biases into [sum out_i], so one product replaces several.
+/// Made from the parameters when the model is built, so it stands for them only while they are
+/// unchanged (their storage versions) and not being trained (a product through the copy would not
+/// reach their gradients); otherwise the caller runs the projections one by one.
+/// </summary>
+internal sealed class FusedProjection : IDisposable
+{
+    private readonly Tensor[] _sources;
+    private readonly int[] _versions;
+
+    /// <param name="device">Where the stacked copy lives.</param>
+    /// <param name="names">The projections in output order, e.g. query, key, value.</param>
+    /// <param name="parameter">A projection's parameter by "{name}.weight" / "{name}.bias".</param>
+    public FusedProjection(Device device, string[] names, Func<string, Tensor> parameter)
+    {
+        var weights = names.Select(n => parameter(n + ".weight")).ToArray();
+        var biases = names.Select(n => parameter(n + ".bias")).ToArray();
+        _sources = [.. weights, .. biases];
+        _versions = _sources.Select(t => t.Storage.Version).ToArray();
+        int inFeatures = weights[0].Size(1), outFeatures = weights.Sum(w => w.Size(0));
+        Tensor weight, bias;
+        using (TensorScope.Suspend())
+        {
+            weight = Tensor.Zeros(device, [outFeatures, inFeatures]);
+            bias = Tensor.Zeros(device, [outFeatures]);
+        }
+        using (Autograd.NoGrad())
+        {
+            int row = 0;
+            for (int i = 0; i < weights.Length; row += weights[i].Size(0), i++)
+            {
+                using (var rows = weight.Narrow(0, row, weights[i].Size(0))) rows.CopyFrom(weights[i]);
+                using (var part = bias.Narrow(0, row, weights[i].Size(0))) part.CopyFrom(biases[i]);
+            }
+        }
+        Weight = PackedWeight.Pack(weight);
+        Bias = bias;
+    }
+
+    /// <summary>The stacked weight [sum out_i, in], packed.</summary>
+    public PackedWeight Weight { get; }
+    /// <summary>The stacked bias [sum out_i].</summary>
+    public Tensor Bias { get; }
+
+    /// <summary>Whether the stacked copy still equals the projections and none of them is being trained.</summary>
+    public bool IsCurrent
+    {
+        get
+        {
+            for (int i = 0; i < _sources.Length; i++)
+                if (_sources[i].RequiresGrad || _sources[i].Storage.Version != _versions[i]) return false;
+            return true;
+        }
+    }
+
+    public void Dispose()
+    {
+        Weight.Dispose();
+        Weight.Weight.Dispose();
+        Bias.Dispose();
     }
 }

@@ -158,15 +158,19 @@ public sealed class BertEncoder : IDisposable
         using var scope = Device.Scope();
         // Additive mask over keys, [B, 1, 1, T]: 0 for tokens, a large negative number for padding
         // (not -inf, so a row is never all -inf; its softmax weight underflows to exactly 0).
-        // The mask is B x T small integers, so it is turned into floats on the host.
-        var keyBias = Tensor.FromArray(Device, attentionMask.ToInt32Array().Select(m => m == 0 ? -1e9f : 0f).ToArray(), [batch, 1, 1, tokens]);
+        // The mask is B x T small integers, so it is turned into floats on the host. Without
+        // padding there is no mask at all: attention then adds nothing to its scores.
+        var keep = attentionMask.ToInt32Array();
+        var keyBias = keep.Contains(0)
+            ? Tensor.FromArray(Device, keep.Select(m => m == 0 ? -1e9f : 0f).ToArray(), [batch, 1, 1, tokens])
+            : null;
         var x = hidden;
         for (int i = first; i < first + count; i++)
             x = Layer(x, keyBias, i);
         return scope.Keep(x);
     }
 
-    private Tensor Layer(Tensor x, Tensor keyBias, int layer)
+    private Tensor Layer(Tensor x, Tensor? keyBias, int layer)
     {
         string p = $"encoder.layer.{layer}.";
         int batch = x.Size(0), tokens = x.Size(1), heads = Config.Heads, headSize = Config.HeadSize;

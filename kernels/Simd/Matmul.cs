@@ -53,6 +53,14 @@ namespace Engine.Kernels.Simd;
 // core slowed by other work hands its share to the others), and its B panels too when there are
 // too few rows. Products too small to repay a fork run on the calling thread.
 //
+// Prepacked B: a right operand used again and again (a layer's weight in inference) can be packed
+// once (PackRight), in the same panels, pass after pass. A product given it packs no B, so a
+// short product (all its op(A) for one pass fits in L2) becomes one fork without barriers: op(A)
+// is packed whole on the calling thread, then the threads take chunks of the B panels and own
+// those columns of C through every pass, each B micro-panel feeding every row. A tall product
+// runs the usual schedule minus the packing of B. The panels and the order of operations are
+// those of the unpacked product, so the result is bitwise the same.
+//
 // Determinism: every element of C is computed by one thread, from the same zero-padded panels,
 // in an order fixed by the shape alone (the K split, the k order inside a tile, the epilogue), so
 // the result is bitwise the same whatever the scheduling or the number of threads.

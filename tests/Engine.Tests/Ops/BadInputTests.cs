@@ -23,6 +23,9 @@ public sealed class BadInputTests : IClassFixture<SimdFixture>
         AssertMessage(() => F.MatMul(a, b), "MatMul", "[2, 3]", "[4, 5]");
         AssertMessage(() => F.Add(a, b), "Add", "[2, 3]", "[4, 5]");
         AssertMessage(() => F.Linear(a, b), "Linear", "[4, 5]", "[2, 3]");
+        using (var packed = PackedWeight.Pack(b))
+            AssertMessage(() => F.Linear(a, packed), "Linear", "[4, 5]", "[2, 3]");
+        AssertMessage(() => PackedWeight.Pack(Tensor.Zeros(_device, [2, 3, 4])), "PackedWeight.Pack", "[2, 3, 4]");
         AssertMessage(() => F.MatMul(a, Tensor.Zeros(_device, [3, 2]), Tensor.Zeros(_device, [3])), "MatMul", "bias", "[3]");
         AssertMessage(() => F.LayerNorm(a, Tensor.Ones(_device, [2]), null), "LayerNorm", "gamma", "[2]", "[2, 3]");
         AssertMessage(() => a.Reshape(4, 2), "Reshape", "[2, 3]", "[4, 2]");

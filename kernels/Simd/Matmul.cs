@@ -149,9 +149,13 @@ public static unsafe class Matmul
         for (int depth0 = 0; depth0 < k; depth0 += depthStep)
         {
             var pass = new Pass(p, 0, n, depth0, Math.Min(depthStep, k - depth0));
-            PackB<TKernel>(p, pass, 0, pass.Panels<TKernel>(), packed + (nint)depth0 * RoundUp(n, TKernel.Columns));
+            PackB<TKernel>(p, pass, 0, pass.Panels<TKernel>(), PackedPass<TKernel>(packed, n, depth0));
         }
     }
+
+    /// <summary>Where the pass starting at <paramref name="depth0"/> begins in op(B) [K, N] packed by <see cref="PackRight"/>.</summary>
+    private static float* PackedPass<TKernel>(float* packed, int n, int depth0) where TKernel : IMatmulMicroKernel =>
+        packed + (nint)depth0 * RoundUp(n, TKernel.Columns);
 
     private static void RunBatchInParallel<TKernel>(MatMulDesc desc, float* a, float* b, float* bias, float* c, float* packedB, int threads)
         where TKernel : IMatmulMicroKernel
@@ -237,7 +241,7 @@ public static unsafe class Matmul
                 var pass = new Pass(p, column0, Math.Min(TKernel.ColumnBlock, p.N - column0),
                     depth0, Math.Min(depthStep, p.K - depth0));
                 float* passB = p.PackedB != null
-                    ? p.PackedB + (nint)depth0 * RoundUp(p.N, TKernel.Columns) + (nint)column0 * pass.Depth
+                    ? PackedPass<TKernel>(p.PackedB, p.N, depth0) + (nint)column0 * pass.Depth
                     : packedB;
                 if (threads > 1)
                 {
@@ -410,13 +414,13 @@ public static unsafe class Matmul
     {
         int rowsPerPanel = TKernel.Rows, columnsPerPanel = TKernel.Columns;
         int depthStep = DepthStep<TKernel>(p.K);
-        nint paddedRows = RoundUp(p.M, rowsPerPanel), paddedColumns = RoundUp(p.N, columnsPerPanel);
+        nint paddedRows = RoundUp(p.M, rowsPerPanel);
         nint ldc = p.N;
         for (int depth0 = 0; depth0 < p.K; depth0 += depthStep)
         {
             var pass = new Pass(p, 0, p.N, depth0, Math.Min(depthStep, p.K - depth0));
             float* passA = packedA + depth0 * paddedRows;
-            float* passB = p.PackedB + depth0 * paddedColumns;
+            float* passB = PackedPass<TKernel>(p.PackedB, p.N, depth0);
             for (int panel = firstPanel; panel < endPanel; panel++)
             {
                 int column = panel * columnsPerPanel;

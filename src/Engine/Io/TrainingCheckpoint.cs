@@ -58,11 +58,7 @@ public static class TrainingCheckpoint
         var first = names.Select((n, i) => Read($"optimizer.exp_avg.{n}", parameters[n])).ToArray();
         var second = names.Select((n, i) => Read($"optimizer.exp_avg_sq.{n}", parameters[n])).ToArray();
         for (int i = 0; i < names.Length; i++)
-        {
-            var p = parameters[names[i]];
-            p.Backend.Upload(parameterValues[i], p.Buffer);
-            p.Storage.MarkWritten();
-        }
+            parameters[names[i]].Overwrite(parameterValues[i]);
         optimizer.LoadState(optimizerStep, first, second);
         return step;
     }

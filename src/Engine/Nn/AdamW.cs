@@ -104,8 +104,8 @@ public sealed class AdamW : IDisposable
         {
             if (firstMoments[i].Length != _m[i].Count || secondMoments[i].Length != _v[i].Count)
                 throw new ArgumentException($"AdamW.LoadState: moments of parameter {i} have {firstMoments[i].Length} and {secondMoments[i].Length} values; the parameter {ShapeMath.Format(_parameters[i].Shape)} has {_m[i].Count}.");
-            _m[i].Backend.Upload(firstMoments[i], _m[i].Buffer);
-            _v[i].Backend.Upload(secondMoments[i], _v[i].Buffer);
+            _m[i].Overwrite(firstMoments[i]);
+            _v[i].Overwrite(secondMoments[i]);
         }
         StepCount = stepCount;
     }

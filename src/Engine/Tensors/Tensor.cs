@@ -111,6 +111,13 @@ public sealed partial class Tensor : IDisposable
     public static Tensor FromArray(Device device, ReadOnlySpan<float> data, ReadOnlySpan<int> shape = default) =>
         FromValues(device, data, shape.IsEmpty ? [data.Length] : ShapeMath.Validate(shape, "FromArray"));
 
+    /// <summary>Replaces this contiguous tensor's values with <paramref name="values"/> (as many), recording the write in place.</summary>
+    internal void Overwrite(ReadOnlySpan<float> values)
+    {
+        Backend.Upload(values, Buffer);
+        Storage.MarkWritten();
+    }
+
     private static Tensor FromValues(Device device, ReadOnlySpan<float> data, int[] dims)
     {
         if (ShapeMath.Count(dims) != data.Length)

@@ -174,7 +174,9 @@ public sealed class BertEncoder : IDisposable
     {
         string p = $"encoder.layer.{layer}.";
         int batch = x.Size(0), tokens = x.Size(1), heads = Config.Heads, headSize = Config.HeadSize;
-        Tensor Heads(Tensor t) => t.Reshape(batch, tokens, heads, headSize).Permute(0, 2, 1, 3);  // [B, H, T, D]
+        // One projection on its own, split into heads: [B, H, T, D].
+        Tensor Heads(string name) =>
+            F.Linear(x, P(p + name + ".weight"), P(p + name + ".bias")).Reshape(batch, tokens, heads, headSize).Permute(0, 2, 1, 3);
 
         Tensor q, k, v;
         var fused = _queryKeyValue[layer];
@@ -186,9 +188,7 @@ public sealed class BertEncoder : IDisposable
         }
         else
         {
-            q = Heads(F.Linear(x, P(p + "attention.self.query.weight"), P(p + "attention.self.query.bias")));
-            k = Heads(F.Linear(x, P(p + "attention.self.key.weight"), P(p + "attention.self.key.bias")));
-            v = Heads(F.Linear(x, P(p + "attention.self.value.weight"), P(p + "attention.self.value.bias")));
+            (q, k, v) = (Heads("attention.self.query"), Heads("attention.self.key"), Heads("attention.self.value"));
         }
         var context = F.ScaledDotProductAttention(q, k, v, mask: keyBias)                      // [B, H, T, D]
             .Permute(0, 2, 1, 3).Reshape(batch, tokens, Config.Hidden);
